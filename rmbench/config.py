@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from rmbench.contracts import FAILURE_POLICIES
 from rmbench.errors import UserError
 
 
@@ -110,7 +111,6 @@ ORDERS = ("both", "random", "fixed")
 # engine settings that change speed, not results: a run may resume or merge across them
 VOLATILE_MODEL_ARGS = frozenset({"batch_size", "max_batch", "sort_by_length", "gpu_memory_utilization",
                                  "num_workers"})
-FAILURE_POLICIES = ("loss", "half", "exclude")
 
 
 @dataclass

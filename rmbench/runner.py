@@ -13,7 +13,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -24,64 +23,22 @@ from typing import Any
 from rmbench import __version__
 from rmbench.config import RunConfig
 from rmbench.errors import UserError
-from rmbench.reports.cost import cost_summary, cost_usd
-from rmbench.reports.rundir import RunDir, default_run_name, read_records
+from rmbench.redaction import redact, redact_argv
 from rmbench.scoring import get_scorer
 from rmbench.scoring.aggregation import aggregation_summary
 from rmbench.scoring.intervals import add_intervals
 from rmbench.scoring.judging import failure_counts, position_bias
+from rmbench.store.cost import cost_summary, cost_usd
+from rmbench.store.rundir import RunDir, default_run_name, read_records
 from rmbench.tasks import TaskData, get_spec, load_task, select
 from rmbench.tasks.spec import apply_task_args
 
-SECRET_WORDS = ("key", "apikey", "token", "secret", "password", "passwd", "auth", "authorization", "credential",
-                "credentials", "bearer", "cookie")
 VERSIONED = ("rmbench", "datasets", "pandas", "numpy", "jinja2", "openai", "anthropic", "transformers",
              "torch", "vllm", "tokenizers")
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def is_secret_name(name: Any) -> bool:
-    """``api_key``, ``x-api-key``, ``access_token``, ``password``: yes; ``max_tokens``: no."""
-    return any(part in SECRET_WORDS for part in re.split(r"[^a-z0-9]+", str(name).lower()))
-
-
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
-_SECRET_QUERY = re.compile(r"(?i)([?&;][^=&;#\s]*=)[^&;#\s]*")
-
-
-def scrub_text(text: str) -> str:
-    """Credentials inside a URL (``https://user:pass@host``, ``?api_key=...``) replaced."""
-    text = _URL_USERINFO.sub(r"\1<redacted>@", text)
-    if "://" in text:
-        text = _SECRET_QUERY.sub(lambda m: m.group(1) + "<redacted>" if is_secret_name(m.group(1).strip("?&;="))
-                                 else m.group(0), text)
-    return text
-
-
-def redact(value: Any) -> Any:
-    """Hide values of secret-looking keys (model args) and credentials inside URLs."""
-    if isinstance(value, dict):
-        return {k: ("<redacted>" if is_secret_name(k) else redact(v)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        return scrub_text(value)
-    return value
-
-
-def redact_argv(argv: list[str]) -> list[str]:
-    out = []
-    for arg in argv:
-        parts = []
-        for piece in scrub_text(arg).split(","):
-            if "=" in piece and "://" not in piece and is_secret_name(piece.split("=", 1)[0]):
-                piece = piece.split("=", 1)[0] + "=<redacted>"
-            parts.append(piece)
-        out.append(",".join(parts))
-    return out
 
 
 def package_versions() -> dict[str, str]:
@@ -176,7 +133,7 @@ class CrashPoint:
         if self.count < self.n:
             return
         if self.stage == "torn":
-            from rmbench.reports.rundir import dumps_record
+            from rmbench.store.rundir import dumps_record
 
             line = (dumps_record(record) + "\n").encode("utf-8")
             rd.sync()
@@ -509,7 +466,7 @@ def rescore(run_dir: str | Path) -> dict:
                               notes=(run_info.get("data_notes") or {}).get(name, {})))
     records = list(read_records(p / "records.jsonl"))
     summary = summarize(config, run_info.get("judge", {}), tasks, records)
-    from rmbench.reports.rundir import write_json_atomic, write_text_atomic
+    from rmbench.store.rundir import write_json_atomic, write_text_atomic
 
     write_json_atomic(p / "summary.json", summary)
     write_text_atomic(p / "summary.md", summary_markdown(summary))

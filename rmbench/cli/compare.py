@@ -25,7 +25,7 @@ def main(args) -> int:
 
     from rmbench.errors import UserError
     from rmbench.reports.compare import compare_json, compare_markdown, compare_runs
-    from rmbench.reports.rundir import load_run
+    from rmbench.store.rundir import load_run
 
     if args.resamples < 100:
         raise UserError("--resamples must be at least 100")

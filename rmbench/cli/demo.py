@@ -18,8 +18,8 @@ def main(args) -> int:
 
     from rmbench.config import RunConfig
     from rmbench.reports.leaderboard import markdown_table
-    from rmbench.reports.rundir import load_run
     from rmbench.runner import run
+    from rmbench.store.rundir import load_run
     from rmbench.tasks.spec import all_specs
 
     tasks = [t.strip() for t in args.task.split(",")] if args.task else [s.name for s in all_specs() if s.demo]

@@ -31,7 +31,7 @@ def main(args) -> int:
 
     from rmbench.config import RunConfig, coerce_value, parse_kv
     from rmbench.errors import UserError
-    from rmbench.reports.lmeval import default_dir, write_tasks
+    from rmbench.integrations.lm_eval import default_dir, write_tasks
     from rmbench.runner import resolve_data_paths
     from rmbench.tasks.spec import all_specs
 

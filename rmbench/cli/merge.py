@@ -48,7 +48,7 @@ def main(args) -> int:
     from pathlib import Path
 
     from rmbench.reports.markdown import summary_markdown
-    from rmbench.reports.merge import merge_runs
+    from rmbench.store.merge import merge_runs
 
     out = merge_runs(args.runs, args.output, _summarize, summary_markdown,
                      argv=["rmbench"] + sys.argv[1:], overwrite=args.overwrite)

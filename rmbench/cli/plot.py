@@ -21,7 +21,7 @@ def main(args) -> int:
     import sys
 
     from rmbench.reports.plot import plot
-    from rmbench.reports.rundir import load_run
+    from rmbench.store.rundir import load_run
 
     runs = [load_run(d) for d in args.run_dirs]
     tasks = [t.strip() for t in args.task.split(",") if t.strip()] if args.task else None

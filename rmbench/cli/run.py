@@ -97,7 +97,7 @@ def main(args) -> int:
     if config.price:
         import json
 
-        from rmbench.reports.cost import money
+        from rmbench.store.cost import money
 
         info = json.loads((path / "run.json").read_text(encoding="utf-8"))
         print(f"cost: {money(info['cost_usd'])} for the run's judgments, {money(info['cost_usd_spent'])} "

@@ -11,7 +11,7 @@ def add_parser(sub):
 
 def main(args) -> int:
     from rmbench.reports.markdown import summary_markdown
-    from rmbench.reports.rundir import load_run
+    from rmbench.store.rundir import load_run
 
     run = load_run(args.run_dir)
     print(summary_markdown(run["summary"]), end="")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from rmbench import registry
 from rmbench.config import RunConfig
+from rmbench.contracts import PAIRWISE, POINTWISE
 from rmbench.errors import UserError
 from rmbench.judges.base import GENERATIVE, SCALAR, BaseProvider
-from rmbench.judges.engine import PAIRWISE, POINTWISE, Judge
+from rmbench.judges.engine import Judge
 
 __all__ = ["Judge", "build_judge", "build_provider", "PAIRWISE", "POINTWISE"]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from rmbench.config import GenConfig, RunConfig
+from rmbench.contracts import PAIRWISE, POINTWISE
 from rmbench.errors import UserError
 from rmbench.judges.base import SCALAR, BaseProvider, Failure, GenOutput, GenRequest, ProviderError, ScoreItem
 from rmbench.judges.cache import Cache, cache_key
@@ -38,9 +39,6 @@ from rmbench.types import (
     Judgment,
     Score,
 )
-
-POINTWISE = "pointwise"
-PAIRWISE = "pairwise"
 
 #: Environment variable: the first retry waits this many seconds (doubling after; default 0.5).
 RETRY_BASE_ENV = "RMBENCH_RETRY_BASE"

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
+from rmbench.contracts import POINTWISE, failure_value
 from rmbench.seeding import item_rng, item_seed  # noqa: F401  (re-exported)
 from rmbench.types import OK, Comparison, Example, Judgment, Score
 
@@ -55,7 +56,7 @@ def _judgment_value(j: Judgment, i: int, policy: Policy) -> float | None:
     """1 if candidate ``i`` won this judgment, 0 if it lost; a failure per the policy."""
     if j.status == OK:
         return 1.0 if j.winner == i else 0.0
-    return {"loss": 0.0, "half": 0.5, "exclude": None}[policy.on_failure]
+    return failure_value(policy.on_failure)
 
 
 def pair_value(example: Example, i: int, j: int, judgments: list[Judgment], policy: Policy) -> float | None:
@@ -113,7 +114,7 @@ class Outcome:
         if self.scores is not None:
             si, sj = self.score_of(i), self.score_of(j)
             if si is None or sj is None:
-                return {"loss": 0.0, "half": 0.5, "exclude": None}[self.policy.on_failure]
+                return failure_value(self.policy.on_failure)
             return 1.0 if si > sj else 0.0
         key = (i, j) if (i, j) in self.judgments else (j, i)
         if key not in self.judgments:
@@ -140,7 +141,7 @@ class Outcome:
 async def evaluate_example(example: Example, mode: str, policy: Policy, compare: CompareFn, score: ScoreFn,
                            pairs: list[tuple[int, int]] | None = None) -> Outcome:
     """Ask the judge everything one example needs (all in flight together)."""
-    if mode == "pointwise":
+    if mode == POINTWISE:
         samples = policy.samples
         flat = await asyncio.gather(*(score(example, i, s) for i in range(len(example.candidates))
                                       for s in range(samples)))

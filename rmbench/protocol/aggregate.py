@@ -36,6 +36,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from rmbench.contracts import BY_MATCHES, BY_PAIRS, BY_SCORES, POINTWISE
 from rmbench.errors import UserError
 from rmbench.protocol import (
     CompareFn,
@@ -153,18 +154,18 @@ async def evaluate_aggregated(example: Example, mode: str, policy: Policy, compa
         return await evaluate_example(example, mode, policy, compare, score, pairs=pairs), None
     n = len(example.candidates)
     method = aggregation.method
-    if mode == "pointwise":
+    if mode == POINTWISE:
         outcome = await evaluate_example(example, mode, policy, compare, score)
         choice = choose_by_scores([outcome.score_of(i) for i in range(n)], example.preferred,
                                   ItemKey.of(example, policy.seed))
-        d = block(method, "scores", choice, example, judge_calls=n * policy.samples)
+        d = block(method, BY_SCORES, choice, example, judge_calls=n * policy.samples)
         d.pop("ratings", None)      # the scores themselves are in the record already
         return outcome, d
     if method == PAIRWISE:
         pairs = pairs if pairs is not None else default_pairs(example)
         outcome = await evaluate_example(example, mode, policy, compare, score, pairs=pairs)
         calls = sum(len(js) for js in outcome.judgments.values())
-        return outcome, {"method": method, "by": "pairs", "candidates": n, "n_matches": len(outcome.judgments),
+        return outcome, {"method": method, "by": BY_PAIRS, "candidates": n, "n_matches": len(outcome.judgments),
                          "comparisons": calls, "judge_calls": calls}
 
     in_match = dataclasses.replace(policy, on_failure="exclude")   # see the module docstring
@@ -185,7 +186,7 @@ async def evaluate_aggregated(example: Example, mode: str, policy: Policy, compa
     values = candidate_values(choice, n)
     scores = [[Score(c, 0, v, OK if v is not None else UNDECIDED)] for c, v in enumerate(values)]
     outcome = TournamentOutcome(example, policy, scores=scores, judgments=judgments)
-    d = block(method, "matches", choice, example, judge_calls=choice.comparisons)
+    d = block(method, BY_MATCHES, choice, example, judge_calls=choice.comparisons)
     if method == "knockout":
         d["reached"] = values
     return outcome, d

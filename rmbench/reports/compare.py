@@ -22,15 +22,15 @@ import numpy as np
 
 from rmbench.errors import UserError
 from rmbench.reports.leaderboard import _flatten, data_key, run_identity
-from rmbench.reports.rundir import RECORDS, read_records
 from rmbench.scoring import get_scorer
 from rmbench.scoring.intervals import (
-    derive_seed,
     get_path,
     metric_paths,
     percentile_interval,
     resample_metrics,
 )
+from rmbench.seeding import item_seed
+from rmbench.store.rundir import RECORDS, read_records
 
 # settings whose difference makes two runs' numbers not like for like (the model, prompt and
 # generation settings are what a comparison usually compares, so they are only listed)
@@ -171,7 +171,7 @@ def compare_runs(run_a: dict, run_b: dict, *, resamples: int = 2000, seed: int =
         sa, sb = scorer_a.aggregate(a, opts_a), scorer_a.aggregate(b, opts_b)
         paths = [p for p in metric_paths(sa, min_subset_n=30 if subsets else 10**12) if get_path(sb, p) is not None]
         da, db = resample_metrics([a, b], scorer_a.aggregate, [opts_a, opts_b], paths,
-                                  seed=derive_seed(seed, "compare", task), resamples=resamples)
+                                  seed=item_seed(seed, "compare", task), resamples=resamples)
         delta = db - da
         metrics = []
         for j, p in enumerate(paths):

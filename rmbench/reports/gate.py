@@ -29,8 +29,9 @@ import numpy as np
 
 from rmbench.errors import UserError
 from rmbench.reports.compare import align, differences, load_records, task_options, warnings_markdown
-from rmbench.reports.rundir import RECORDS
-from rmbench.scoring.intervals import derive_seed, get_path, percentile_interval, resample_metrics
+from rmbench.scoring.intervals import get_path, percentile_interval, resample_metrics
+from rmbench.seeding import item_seed
+from rmbench.store.rundir import RECORDS
 
 CORRECTIONS = ("holm", "none")
 MIN_GATE_N = 10  # metrics resting on fewer examples are reported, not tested
@@ -188,7 +189,7 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
             mine = [(name, path) for name, t, path in chosen if t == task]
             paths = [p for _, p in mine]
             tests = paired_drop_test(base, cand, scorer.aggregate, [opts_b, opts_c], paths, m,
-                                     seed=derive_seed(seed, "gate", task), resamples=resamples)
+                                     seed=item_seed(seed, "gate", task), resamples=resamples)
             for (name, path), (p, ci) in zip(mine, tests):
                 rows.append({"metric": name, "baseline": get_path(sb, path), "candidate": get_path(sc, path),
                              "n": min(_n_of(sb, path), _n_of(sc, path)), "ci": ci, "p": p})

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from rmbench.errors import UserError
+from rmbench.redaction import REDACTED, is_secret_name
 from rmbench.reports.markdown import _ANSI, md_escape, pct
-from rmbench.reports.rundir import RUN_JSON, SUMMARY_JSON, load_run
+from rmbench.store.rundir import RUN_JSON, SUMMARY_JSON, load_run
 
 FORMATS = ("md", "csv", "latex", "html", "json")
 CI_STYLES = ("pm", "bounds", "none")
@@ -100,16 +101,13 @@ def run_identity(run: dict) -> dict:
         {"tasks": list(s.get("tasks") or {})}
 
 
-_SECRET = re.compile(r"(^|_)(api_?key|key|token|secret|password|passwd|auth|authorization)$", re.I)
-
-
 def _flatten(d: Any, prefix: str = "") -> dict[str, str]:
     """Nested settings as dotted keys -> compact strings; secret-looking keys (api_key,
     auth_token, ...; not max_tokens) are shown as <redacted>."""
     if isinstance(d, dict) and d:
         out: dict[str, str] = {}
         for k, v in d.items():
-            out.update(_flatten("<redacted>" if _SECRET.search(str(k)) else v, f"{prefix}{k}."))
+            out.update(_flatten(REDACTED if is_secret_name(k) else v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: json.dumps(d, sort_keys=True, ensure_ascii=False) if not isinstance(d, str) else d}
 

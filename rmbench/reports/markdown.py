@@ -6,7 +6,7 @@ import html
 import re
 from typing import Any
 
-from rmbench.reports.cost import cost_line, money
+from rmbench.store.cost import cost_line, money
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
 

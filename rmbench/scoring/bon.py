@@ -22,9 +22,8 @@ Reported next to the accuracy, from the data alone:
 
 from __future__ import annotations
 
+from rmbench.contracts import failure_value
 from rmbench.scoring.common import mean
-
-FAILURE_VALUE = {"loss": 0.0, "half": 0.5, "exclude": None}
 
 
 def example_result(example, outcome) -> dict:
@@ -43,7 +42,7 @@ def example_result(example, outcome) -> dict:
     scores = [outcome.score_of(i) for i in range(n)]
     present = [s for s in scores if s is not None]
     if not present:
-        return {"correct": FAILURE_VALUE[outcome.policy.on_failure], **out}
+        return {"correct": failure_value(outcome.policy.on_failure), **out}
     high = max(present)
     top = [i for i, s in enumerate(scores) if s is not None and s == high]
     return {"correct": sum(1 for i in top if i in preferred) / len(top), **out}

@@ -25,11 +25,12 @@ Both engines consume the same random draws, so a seed gives the same intervals e
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+
+from rmbench.seeding import item_seed
 
 DEFAULT_RESAMPLES = 1000
 LEVEL = 0.95
@@ -42,11 +43,6 @@ _TOL = 1e-9
 
 Path = tuple[str, ...]
 Aggregate = Callable[[list[dict], dict], dict]
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    digest = hashlib.sha256("\x1f".join(map(str, (seed, *parts))).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 def _num(v: Any) -> bool:
@@ -371,7 +367,7 @@ def add_intervals(summary: dict, records: list[dict], aggregate: Aggregate, opti
                   task: str, resamples: int = DEFAULT_RESAMPLES, level: float = LEVEL) -> dict:
     """The hook ``runner.summarize`` calls: 95% stratified percentile-bootstrap intervals, seeded
     by the run seed and the task name."""
-    intervals = bootstrap_intervals(records, aggregate, options, seed=derive_seed(seed, "bootstrap", task),
+    intervals = bootstrap_intervals(records, aggregate, options, seed=item_seed(seed, "bootstrap", task),
                                     summary=summary, resamples=resamples, level=level)
     groups = strata(records)
     pooled = sum(len(g) for g in groups if len({stratum_of(records[i]) for i in g.tolist()}) > 1)

@@ -3,6 +3,7 @@ by status and, for pairwise judges, position bias."""
 
 from __future__ import annotations
 
+from rmbench.contracts import BY_MATCHES, ranked_by
 from rmbench.types import OK
 
 
@@ -23,7 +24,7 @@ def position_bias(records: list[dict]) -> dict | None:
     for r in records:
         # tournament matches may set two preferred (or two rejected) candidates against each
         # other, so they say nothing about order-consistent accuracy
-        in_tournament = (r.get("tournament") or {}).get("by") == "matches"
+        in_tournament = ranked_by(r) == BY_MATCHES
         for p in r.get("pairs") or []:
             i = p["i"]
             per_order: dict[tuple[int, int], list[int]] = {}

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import math
 
+from rmbench.contracts import BY_MATCHES, failure_value, ranked_by
 from rmbench.scoring.common import mean
 
 SUBSETS = ("Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties")
-FAILURE_VALUE = {"loss": 0.0, "half": 0.5, "exclude": None}
 PAIRWISE_NOTE = ("pairwise judge: RewardBench 2 ranks per-candidate scores, so these numbers are not official. A row "
                  "counts when every chosen completion beats every rejected one (product of comparison values), and "
                  "Ties is the mean of its ref and tied accuracies without the margin terms. Use a scalar model or a "
@@ -56,7 +56,7 @@ def example_result(example, outcome) -> dict:
 
     scores = [outcome.score_of(i) for i in range(len(example.candidates))]
     if any(s is None for s in scores):
-        correct = FAILURE_VALUE[outcome.policy.on_failure]
+        correct = failure_value(outcome.policy.on_failure)
     elif _is_ties(example.subset):
         correct = 1.0 if min(scores[i] for i in example.preferred) > max(scores[i] for i in example.rejected) else 0.0
     else:
@@ -116,7 +116,7 @@ def ties_block(records: list[dict]) -> dict:
     parts = {"correctness_preferred": mean(preferred), "correctness_preferred_hard": mean(preferred_hard),
              "margin_score": mean(margins)}
     # ratings or knockout rounds from a tournament stand in for scores: a reading, not the official metric
-    from_matches = any((r.get("tournament") or {}).get("by") == "matches" for r in records)
+    from_matches = any(ranked_by(r) == BY_MATCHES for r in records)
     block.update(parts, prompts_in_both=len(both), official=not from_matches)
     notes = []
     if from_matches:

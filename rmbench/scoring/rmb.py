@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from rmbench.contracts import failure_value
 from rmbench.errors import UserError
 from rmbench.scoring.common import mean
 
@@ -28,7 +29,7 @@ def example_result(example, outcome) -> dict:
     if (example.labels or {}).get("part") == "bon":
         if outcome.scores is not None and outcome.score_of(best) is None:
             # the best answer has no score: the failure policy applies once to the list
-            return {"correct": {"loss": 0.0, "half": 0.5, "exclude": None}[outcome.policy.on_failure],
+            return {"correct": failure_value(outcome.policy.on_failure),
                     "losers": len(values)}
         if any(v is None for v in values):
             return {"correct": None, "losers": len(values)}

@@ -20,6 +20,7 @@ the failure policy excludes is left out of that cell's mean only.
 
 from __future__ import annotations
 
+from rmbench.contracts import BY_MATCHES, ranked_by
 from rmbench.scoring.common import mean
 
 N = 3
@@ -113,7 +114,7 @@ def aggregate(records: list[dict], options: dict) -> dict:
     unknown = sorted(set(by_domain) - set(DOMAINS))
     if unknown:
         out["unscored_subsets"] = {d: len(by_domain[d]) for d in unknown}
-    if any((r.get("tournament") or {}).get("by") == "matches" for r in records):
+    if any(ranked_by(r) == BY_MATCHES for r in records):
         # cells come from tournament values: pairs that never met are inferred from the ranking
         out["official"] = False
         out.setdefault("notes", []).append(

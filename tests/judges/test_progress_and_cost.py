@@ -15,8 +15,8 @@ import threading
 import pytest
 
 from rmbench.judges.engine import Stats
-from rmbench.reports.cost import cost_line, cost_summary, cost_usd
 from rmbench.runner import progress_postfix
+from rmbench.store.cost import cost_line, cost_summary, cost_usd
 from tests import rb_fixture
 from tests.helpers import REPO, run_cli, write_json
 

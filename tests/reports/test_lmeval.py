@@ -43,7 +43,7 @@ def test_written_task_files(task_dir):
         assert "[[A]]" in d["user"] and d["system"]
     assert all(sorted((d["first"], d["second"]) for d in pair) == [(0, 1), (1, 0)] for pair in by_id.values())
     utils = (task_dir / "utils.py").read_text()
-    assert "from rmbench.reports.lmeval import" in utils
+    assert "from rmbench.integrations.lm_eval import" in utils
 
 
 def test_bad_input(tmp_path):

@@ -10,8 +10,8 @@ import pytest
 from rmbench.config import RunConfig
 from rmbench.errors import UserError
 from rmbench.reports.plot import plot, points
-from rmbench.reports.rundir import load_run
 from rmbench.runner import run
+from rmbench.store.rundir import load_run
 from tests.helpers import REPO, run_cli
 from tests.tournament.standins import Batched, bon_rows, run_with
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from rmbench.cli.main import main as cli_main
-from rmbench.reports.rundir import RunDir
+from rmbench.store.rundir import RunDir
 from tests.robustness.util import assert_one_line_error, cli, popen, rb_data, record_lines, run_args, run_json
 
 MODEL = "baseline/random"

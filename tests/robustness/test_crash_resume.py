@@ -12,7 +12,7 @@ import json
 import pytest
 
 from rmbench.cli.main import main as cli_main
-from rmbench.reports.rundir import read_records
+from rmbench.store.rundir import read_records
 from tests.robustness.util import (
     CRASH_ENV,
     cli,
@@ -101,7 +101,7 @@ def test_torn_tail_is_cut_off_on_resume(tmp_path, data, reference):
     size_torn = path.stat().st_size
     full = path.read_bytes().rpartition(b"\n")[0] + b"\n"
 
-    from rmbench.reports.rundir import RunDir
+    from rmbench.store.rundir import RunDir
 
     rd = RunDir(out / "r")
     assert len(rd.completed()) == 4          # completed() repairs the file

@@ -22,7 +22,7 @@ from rmbench.judges.parsers import answer_tag, boxed, brackets
 from rmbench.judges.prompts import builtin_names, load_template
 from rmbench.reports.leaderboard import markdown_table
 from rmbench.reports.markdown import summary_markdown
-from rmbench.reports.rundir import RunDir, safe_run_dir
+from rmbench.store.rundir import RunDir, safe_run_dir
 from rmbench.types import OK
 
 SCALE = int(os.environ.get("RMBENCH_FUZZ_SCALE", "1"))

@@ -10,8 +10,9 @@ import re
 import pytest
 
 from rmbench.config import RunConfig
+from rmbench.contracts import PAIRWISE
 from rmbench.judges.base import GENERATIVE, BaseProvider, GenOutput
-from rmbench.judges.engine import PAIRWISE, Judge
+from rmbench.judges.engine import Judge
 from rmbench.judges.prompts import load_template
 from rmbench.protocol import Outcome, Policy, evaluate_example
 from rmbench.scoring import get_scorer

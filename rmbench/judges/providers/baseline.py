@@ -9,18 +9,14 @@ example id and the candidate index.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Sequence
 
 from rmbench.errors import UserError
 from rmbench.judges.base import SCALAR, BaseProvider, ScoreItem
+from rmbench.seeding import uniform
 
 KINDS = ("longest", "shortest", "random")
 
-
-def seeded_uniform(*parts: object) -> float:
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 class Provider(BaseProvider):
@@ -40,4 +36,4 @@ class Provider(BaseProvider):
         if self.name == "shortest":
             return [-float(len(it.response)) for it in items]
         seed = self.config.seed
-        return [seeded_uniform(seed, it.task, it.example_id, it.index) for it in items]
+        return [uniform(seed, it.task, it.example_id, it.index) for it in items]

@@ -24,7 +24,6 @@ goes) and the number truncated is reported in run.json (``stats.provider``) and 
 from __future__ import annotations
 
 import hashlib
-import random
 import sys
 from typing import Any, Sequence
 
@@ -46,6 +45,7 @@ from rmbench.judges.local.common import (
     template_kwargs,
     too_long_message,
 )
+from rmbench.seeding import request_seed
 from rmbench.types import TOO_LONG
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -282,7 +282,7 @@ class Provider(BaseProvider):
             groups.setdefault(key, []).append(k)
         for (max_tokens, temperature, top_p, seed, stop), members in groups.items():
             if temperature is not None and seed is None:  # reproducible sampling without --gen seed
-                seed = _derived_seed(self.config.seed, "\x1f".join(sorted(reqs[k].key for k in members)))
+                seed = request_seed(self.config.seed, "\x1f".join(sorted(reqs[k].key for k in members)))
             settings = GenSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
             limits = [(self.limit - len(prompts[k])) if self.limit is not None else max_tokens for k in members]
             outs = self.generator.generate([prompts[k] for k in members], limits, settings, self.batch_size)
@@ -298,9 +298,6 @@ class Provider(BaseProvider):
             print(f"rmbench: hf/{self.name}: {n} inputs longer than {self.limit} tokens were truncated "
                   "(kept their last tokens; truncate=true)", file=sys.stderr)
 
-
-def _derived_seed(run_seed: int, key: str) -> int:
-    return random.Random(f"{run_seed}\x1f{key}").randrange(2**31)
 
 
 def _apply_stop(text: str, reason: str, stop: tuple[str, ...]) -> tuple[str, str]:

@@ -21,7 +21,6 @@ failures (counted and reported), never cut.
 from __future__ import annotations
 
 import hashlib
-import random
 from typing import Any, Sequence
 
 from rmbench.errors import MissingExtraError, UserError
@@ -40,6 +39,7 @@ from rmbench.judges.local.common import (
     template_kwargs,
     too_long_message,
 )
+from rmbench.seeding import request_seed
 from rmbench.types import API_ERROR, TOO_LONG
 
 # Engine settings that change outputs (recorded in the judge's identity and cache key).
@@ -153,7 +153,7 @@ class Provider(BaseProvider):
         g = req.gen
         kw: dict[str, Any] = {"n": 1, "temperature": g.temperature if g.temperature is not None else 0.0,
                               "max_tokens": g.max_tokens,
-                              "seed": g.seed if g.seed is not None else _derived_seed(self.config.seed, req.key)}
+                              "seed": g.seed if g.seed is not None else request_seed(self.config.seed, req.key)}
         if g.top_p is not None:
             kw["top_p"] = g.top_p
         if g.stop:
@@ -254,6 +254,3 @@ def _gen_output(out) -> GenOutput:
         usage["cached_tokens"] = int(cached)
     return GenOutput(text=comp.text, finish_reason=comp.finish_reason, usage=usage)
 
-
-def _derived_seed(run_seed: int, key: str) -> int:
-    return random.Random(f"{run_seed}\x1f{key}").randrange(2**31)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rmbench.errors import UserError
-from rmbench.reports.rundir import RECORDS, RUN_JSON, SUMMARY_JSON, RunDir, read_records
+from rmbench.store.rundir import RECORDS, RUN_JSON, SUMMARY_JSON, RunDir, read_records
 
 SHARD_SUFFIX = re.compile(r"--shard\d+of\d+$")
 

@@ -140,7 +140,7 @@ def write_task(out_dir: Path, name: str, *, data_path: str | None = None, demo: 
 
 def write_utils(out_dir: Path, tasks: list[str]) -> None:
     lines = ['"""Written by `rmbench lm-eval-tasks`: lm-eval hooks that parse and score with rmbench."""', "",
-             "from rmbench.reports.lmeval import aggregation, results_processor", ""]
+             "from rmbench.integrations.lm_eval import aggregation, results_processor", ""]
     for task_name in tasks:
         meta_path = (out_dir / "data" / f"{task_name}.meta.json").resolve()
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""Interop with other tools, at the edge: they call the pipeline, never copy it."""
