@@ -1,18 +1,27 @@
 """rmbench: benchmark reward models and LLM judges with official scoring.
 
-The public API is small; everything heavy is imported lazily.
+The public API (everything heavy is imported only when used)::
+
+    import rmbench
+    res = rmbench.evaluate(model="openai/gpt-4o-mini", tasks=["rewardbench"], limit=200)
+    res.summary["tasks"]["rewardbench"]["score"]; res.records; res.to_pandas()
+    res = await rmbench.evaluate_async(...)        # inside a running event loop
+    rmbench.rescore(path); rmbench.compare(a, b); rmbench.gate(a, b); rmbench.leaderboard([...])
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["__version__", "run", "RunConfig", "GenConfig", "Example"]
+__all__ = ["__version__", "evaluate", "evaluate_async", "rescore", "compare", "gate", "leaderboard", "Result",
+           "Example", "RunConfig", "GenConfig", "UserError"]
+
+_API = {"evaluate", "evaluate_async", "rescore", "compare", "gate", "leaderboard", "Result"}
 
 
 def __getattr__(name):
-    if name == "run":
-        from rmbench.runner import run
+    if name in _API:
+        from rmbench import api
 
-        return run
+        return getattr(api, name)
     if name in ("RunConfig", "GenConfig"):
         from rmbench import config
 
@@ -21,4 +30,8 @@ def __getattr__(name):
         from rmbench.types import Example
 
         return Example
-    raise AttributeError(name)
+    if name == "UserError":
+        from rmbench.errors import UserError
+
+        return UserError
+    raise AttributeError(f"module 'rmbench' has no attribute '{name}'")

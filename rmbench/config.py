@@ -8,6 +8,8 @@ CLI flags and per-call settings stack without special cases. Only set fields rea
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -49,7 +51,36 @@ class GenConfig:
             if key not in known:
                 raise UserError(f"unknown --gen setting '{key}' (known: {', '.join(sorted(known))})")
             kwargs[key] = _coerce_gen(key, raw)
-        return cls(**kwargs)
+        gen = cls(**kwargs)
+        gen.validate()
+        return gen
+
+    def validate(self) -> None:
+        """Values no provider accepts are refused here, once, before any work (providers may
+        narrow the ranges further, e.g. an API's maximum temperature)."""
+        def bad(key: str, why: str) -> UserError:
+            return UserError(f"--gen {key}={getattr(self, key)!r}: {why}")
+
+        for key in ("temperature", "top_p"):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise bad(key, "must be a finite number")
+        if self.temperature is not None and self.temperature < 0:
+            raise bad("temperature", "must be 0 or more")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise bad("top_p", "must be above 0 and at most 1")
+        for key, least in (("max_tokens", 1), ("seed", 0), ("thinking_budget", 0)):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < least):
+                raise bad(key, f"must be a whole number of at least {least}")
+        if self.reasoning_effort is not None and self.reasoning_effort not in REASONING_EFFORTS:
+            raise bad("reasoning_effort", f"must be one of {', '.join(REASONING_EFFORTS)}")
+        if self.stop is not None and (not all(isinstance(x, str) and x for x in self.stop)):
+            raise bad("stop", "must be non-empty strings separated by '|'")
+
+
+#: the union of the APIs' effort levels (OpenAI reasoning_effort, Anthropic output_config.effort)
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
 def _coerce_gen(key: str, raw: str) -> Any:
@@ -60,7 +91,7 @@ def _coerce_gen(key: str, raw: str) -> Any:
             return int(raw)
         if key == "stop":
             return tuple(s for s in raw.split("|") if s)
-        if key == "enable_thinking":
+        if key in ("enable_thinking",):
             return parse_bool(raw)
     except ValueError:
         raise UserError(f"--gen {key}={raw}: not a valid value") from None
@@ -87,24 +118,51 @@ def parse_kv(text: str | None, flag: str) -> dict[str, str]:
             continue
         if "=" not in part:
             raise UserError(f"{flag}: expected key=value, got '{part}'")
-        k, v = part.split("=", 1)
-        out[k.strip()] = v.strip()
+        k, v = (x.strip() for x in part.split("=", 1))
+        if not k:
+            raise UserError(f"{flag}: '{part}' has no key before '='")
+        if not k.isprintable() or not v.isprintable():
+            raise UserError(f"{flag}: '{k}' contains control characters")
+        if k in out:
+            raise UserError(f"{flag}: '{k}' is given twice")
+        out[k] = v
     return out
 
 
 def coerce_value(raw: str) -> Any:
-    """Best-effort typing of a ``--model-args`` value: int, float, bool, None or str."""
+    """Best-effort typing of a ``--model-args`` value: int, float, bool, None or str. A number
+    that is not finite (``nan``, ``inf``, ``1e999``) is refused: it cannot be written to run.json."""
     low = raw.lower()
     if low in ("true", "false"):
         return low == "true"
     if low in ("none", "null"):
         return None
-    for conv in (int, float):
-        try:
-            return conv(raw)
-        except ValueError:
-            pass
-    return raw
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        value = float(raw)
+    except ValueError:
+        return raw
+    if not math.isfinite(value):
+        raise UserError(f"'{raw}' is not a finite number")
+    return value
+
+
+def check_run_name(run_name: str) -> str:
+    """A run name is one plain directory name: not blank, no path separators, no control
+    characters, not '.' or '..'."""
+    if not isinstance(run_name, str) or not run_name.strip():
+        raise UserError("--run-name is blank; give a plain directory name")
+    if any(not ch.isprintable() for ch in run_name):
+        raise UserError("--run-name contains control characters; give a plain directory name")
+    if run_name in (".", "..") or "/" in run_name or "\\" in run_name or os.sep in run_name:
+        raise UserError(f"--run-name '{run_name}' must be a plain name inside the output directory "
+                        "(no '/' or '\\', not '.' or '..')")
+    if run_name != run_name.strip():
+        raise UserError(f"--run-name '{run_name}' starts or ends with spaces")
+    return run_name
 
 
 ORDERS = ("both", "random", "fixed")
@@ -121,7 +179,7 @@ class RunConfig:
     tasks: list[str]
     limit: int | None = None
     seed: int = 0
-    output_dir: str = "results"
+    output_dir: str | None = "results"   # None: in memory (the Python API), no run directory
     run_name: str | None = None
     data_path: str | None = None
     model_args: dict[str, Any] = field(default_factory=dict)
@@ -147,6 +205,23 @@ class RunConfig:
     overwrite: bool = False
 
     def validate(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise UserError("--model is empty")
+        if not self.tasks or not all(isinstance(t, str) and t.strip() for t in self.tasks):
+            raise UserError("--task is empty")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise UserError(f"--task names a task twice ({', '.join(self.tasks)})")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise UserError(f"--seed must be a whole number of at least 0, not {self.seed!r}")
+        if self.run_name is not None:
+            check_run_name(self.run_name)
+        self.gen.validate()
+        for name, value in (("--model-args", self.model_args), ("--task-args", self.task_args)):
+            for k, v in value.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise UserError(f"{name} {k}={v}: not a finite number")
+        if self.price is not None and not all(math.isfinite(x) and x >= 0 for x in self.price):
+            raise UserError(f"--price {self.price[0]},{self.price[1]}: prices must be finite and 0 or more")
         if self.orders not in ORDERS:
             raise UserError(f"--orders must be one of {', '.join(ORDERS)}, not '{self.orders}'")
         if self.on_failure not in FAILURE_POLICIES:
@@ -172,6 +247,22 @@ class RunConfig:
         d = dataclasses.asdict(self)
         d["gen"] = self.gen.set_fields()
         return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "RunConfig":
+        """The config a run.json recorded (unknown keys from a newer rmbench are ignored)."""
+        known = {f.name for f in fields(cls)}
+        try:
+            kw = {k: v for k, v in d.items() if k in known}
+            gen = dict(kw.pop("gen", None) or {})
+            if gen.get("stop") is not None:
+                gen["stop"] = tuple(gen["stop"])
+            for key in ("price", "shard"):
+                if kw.get(key) is not None:
+                    kw[key] = tuple(kw[key])
+            return cls(gen=GenConfig(**gen), **kw)
+        except (TypeError, ValueError) as e:
+            raise UserError(f"run.json's config cannot be read back ({e})") from None
 
     def identity(self) -> dict[str, Any]:
         """The settings that change results (a resumed run must match these)."""

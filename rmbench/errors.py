@@ -18,3 +18,9 @@ class MissingExtraError(UserError):
 
     def __init__(self, extra: str, what: str):
         super().__init__(f"{what} needs the '{extra}' extra: pip install 'rmbench[{extra}]'")
+
+
+class RowError(UserError):
+    """A problem with one data row. Schema modules raise it without saying where the row is;
+    the loader adds the file and the row number (``task 'rmb': Pairwise_set/Harmlessness/S1.json
+    row 0: column 'chosen' must be an {llm_name, answer} object``)."""

@@ -1,9 +1,17 @@
-"""The only module that composes the pipeline: tasks -> protocol -> judges -> scoring -> reports.
+"""The one module that composes the pipeline: tasks -> protocol -> judges -> scoring, and where
+the results go.
 
-Work is judged with a sliding window of examples in flight; each example's record is appended to
-records.jsonl the moment it completes, so a crash or Ctrl-C loses nothing already judged and a
-rerun of the same command resumes. At the end the records are rewritten in dataset order and
-the summary is computed from them alone (and can be recomputed offline with ``rescore``).
+- ``prepare(config)`` loads and checks everything a run needs before any work is done or any
+  file written: the judge, its templates rendered once on a real example, the data, the
+  aggregation plan, and the run's identity (the settings that change results, the data).
+- ``execute(plan, sink)`` judges what the sink does not hold yet, with a sliding window of
+  examples in flight; each example's record goes to the sink the moment it completes (a run
+  directory on disk, or a list in memory), so a crash or Ctrl-C loses nothing already judged.
+- ``finish(plan, records)`` puts the records in dataset order and computes the summary from them
+  alone, with ``summarize``: the same function ``rescore`` and ``merge`` use.
+
+``run_plan`` strings the three together for both kinds of sink; ``run`` (the CLI) and
+``rmbench.evaluate`` (the Python API) are thin callers. Nothing else composes the pipeline.
 """
 
 from __future__ import annotations
@@ -11,30 +19,29 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import json
-import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, NamedTuple
 
 from rmbench import __version__
 from rmbench.config import RunConfig
 from rmbench.errors import UserError
-from rmbench.redaction import redact, redact_argv
+from rmbench.redaction import redact
 from rmbench.scoring import get_scorer
 from rmbench.scoring.aggregation import aggregation_summary
 from rmbench.scoring.intervals import add_intervals
 from rmbench.scoring.judging import failure_counts, position_bias
 from rmbench.store.cost import cost_summary, cost_usd
-from rmbench.store.rundir import RunDir, default_run_name, read_records
-from rmbench.tasks import TaskData, get_spec, load_task, select
+from rmbench.tasks import TaskData, get_spec, load_task, memory_task, select
 from rmbench.tasks.spec import apply_task_args
+from rmbench.types import API_ERROR, Example
 
 VERSIONED = ("rmbench", "datasets", "pandas", "numpy", "jinja2", "openai", "anthropic", "transformers",
-             "torch", "vllm", "tokenizers")
+             "torch", "vllm", "tokenizers", "llama_cpp_python")
 
 
 def _now() -> str:
@@ -50,6 +57,27 @@ def package_versions() -> dict[str, str]:
             pass
     return out
 
+
+# -- hooks ----------------------------------------------------------------------------------------
+
+class Hooks:
+    """Points in a run where an observer may act; the default does nothing. The test suite
+    installs its own (``tests/robustness/crash_entry.py`` kills the process at one of them, as
+    ``kill -9`` would) by setting ``rmbench.runner.HOOKS``; nothing in rmbench reads any
+    environment variable for it."""
+
+    def appended(self, sink: Any, record: dict) -> None:
+        """After a record reached the sink."""
+
+    def at(self, stage: str) -> None:
+        """At ``judged`` (all judged, before the records are reordered), ``finalized`` (reordered,
+        before the summary) and ``summary`` (summary written, before run.json says complete)."""
+
+
+HOOKS = Hooks()
+
+
+# -- preparing --------------------------------------------------------------------------------------
 
 def resolve_data_paths(config: RunConfig) -> dict[str, str | None]:
     """``--data-path PATH`` for one task, or ``task=PATH,task2=PATH2`` for several."""
@@ -71,90 +99,161 @@ def resolve_data_paths(config: RunConfig) -> dict[str, str | None]:
     return paths
 
 
-def task_args_for(config: RunConfig, spec) -> dict[str, Any]:
+def task_args_for(config: RunConfig, options: dict) -> dict[str, Any]:
     """The ``--task-args`` that apply to one task: all of them for a single-task run (so a
     misspelt option is an error), else those the task declares (each key must be declared by
     some task of the run: checked in ``load_tasks``)."""
     if len(config.tasks) == 1:
         return dict(config.task_args)
-    return {k: v for k, v in config.task_args.items() if k in spec.options}
+    return {k: v for k, v in config.task_args.items() if k in options}
 
 
-@dataclass
-class Prepared:
-    tasks: list[TaskData]
-    selected: dict[str, list]
-
-
-def load_tasks(config: RunConfig, demo: bool = False) -> Prepared:
+def load_tasks(config: RunConfig, examples: dict[str, list[Example]] | None = None,
+               demo: bool = False) -> list[TaskData]:
+    """Each task's data: in-memory examples (the Python API), the embedded demo sample, local
+    files (``--data-path``) or the hub, with the task's options resolved from its YAML and
+    ``--task-args``."""
+    if examples is not None:
+        return [memory_task(name, exs, task_args_for(config, get_spec(name).options)
+                            if _registered(name) else {}) for name, exs in examples.items()]
     paths = resolve_data_paths(config)
     if len(config.tasks) > 1 and config.task_args:
         declared = {k for name in config.tasks for k in get_spec(name).options}
         unknown = sorted(set(config.task_args) - declared)
         if unknown:
             raise UserError(f"--task-args {', '.join(unknown)}: no task in this run has such an option")
-    tasks, selected = [], {}
+    out = []
     for name in config.tasks:
         spec = get_spec(name)
-        apply_task_args(spec, task_args_for(config, spec))
-        td = load_task(spec, paths[name], demo=demo)
-        tasks.append(td)
-        selected[name] = select(td.examples, config.limit, config.shard)
-    return Prepared(tasks, selected)
+        apply_task_args(spec, task_args_for(config, spec.options))
+        out.append(load_task(spec, paths[name], demo=demo))
+    return out
 
 
-class CrashPoint:
-    """Test-only fault injection, used by tests/robustness to prove that a killed run loses
-    nothing. ``RMBENCH_TEST_CRASH_AT=STAGE`` makes the process SIGKILL itself (as ``kill -9``
-    would) at one point: ``records:N`` after N records are appended; ``torn:N`` after N records
-    and then half a line (the start of the Nth line again, as a write cut short leaves it);
-    ``judged`` when judging is done, before records are reordered; ``finalized`` after the
-    reorder, before the summary; ``summary`` after summary.json/md are written, before run.json
-    says complete. Unset (the normal case) it does nothing. This is the only place the
-    variable is read."""
+def _registered(name: str) -> bool:
+    from rmbench import registry
 
-    def __init__(self, spec: str | None = None):
-        spec = os.environ.get("RMBENCH_TEST_CRASH_AT", "") if spec is None else spec
-        stage, _, n = spec.partition(":")
-        self.stage = stage or None
-        self.n = int(n) if n.isdigit() else 0
-        self.count = 0
-
-    @staticmethod
-    def _die() -> None:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    def appended(self, rd: RunDir, record: dict) -> None:
-        if self.stage not in ("records", "torn"):
-            return
-        self.count += 1
-        if self.count < self.n:
-            return
-        if self.stage == "torn":
-            from rmbench.store.rundir import dumps_record
-
-            line = (dumps_record(record) + "\n").encode("utf-8")
-            rd.sync()
-            with open(rd.path / "records.jsonl", "ab") as f:
-                f.write(line[: max(1, len(line) // 2)])
-        rd.sync()
-        self._die()
-
-    def at(self, stage: str) -> None:
-        if self.stage == stage:
-            self._die()
+    return name in registry.task_files()
 
 
-def make_record(example, outcome, result: dict) -> dict:
-    rec = {"task": example.task, "id": example.id, "subset": example.subset}
+class TaskScoring(NamedTuple):
+    """What scoring a task needs: its scoring module, version and resolved options, and the data
+    notes counted while loading it. Recorded in run.json, so a run is scored again with the
+    options it was made with, never with today's YAML."""
+
+    name: str
+    scoring: str
+    version: int
+    options: dict
+    notes: dict
+
+
+@dataclass
+class Plan:
+    config: RunConfig
+    judge: Any                         # rmbench.judges.Judge
+    tasks: list[TaskData]
+    selected: dict[str, list[Example]]
+    aggregation: dict[str, Any]
+    identity: dict
+    identity_hash: str
+    scorers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def provenance(self) -> dict[str, dict]:
+        return {td.spec.name: td.provenance for td in self.tasks}
+
+    def scoring(self) -> list[TaskScoring]:
+        return [TaskScoring(td.spec.name, td.spec.scoring, td.spec.version, td.spec.options, td.notes)
+                for td in self.tasks]
+
+    def task_info(self) -> dict[str, dict]:
+        """run.json's ``tasks``: per task the scoring, the resolved options and the examples judged."""
+        from rmbench.store.schema import ids_sha256
+
+        return {td.spec.name: {"scoring": td.spec.scoring, "version": td.spec.version, "options": td.spec.options,
+                               "selection": {"n": len(self.selected[td.spec.name]),
+                                             "ids_sha256": ids_sha256([e.id for e in self.selected[td.spec.name]])}}
+                for td in self.tasks}
+
+    def keys(self) -> list[tuple[str, str]]:
+        """Every (task, example id) of the run, in canonical order."""
+        return [(td.spec.name, ex.id) for td in self.tasks for ex in self.selected[td.spec.name]]
+
+
+def prepare(config: RunConfig, *, judge: Any = None, examples: dict[str, list[Example]] | None = None,
+            demo: bool = False) -> Plan:
+    """Everything a run needs, checked before any work: a bad flag, model, template or row is a
+    one-line error here, before anything is written. ``judge`` may be a provider or a Judge
+    object (the Python API); ``examples`` in-memory tasks by name."""
+    from rmbench.judges import as_judge
+    from rmbench.protocol.aggregate import check_method
+    from rmbench.protocol.aggregate import plan as aggregation_plan
+    from rmbench.store.schema import identity_hash
+
+    config.validate()
+    check_method(config.aggregate)                 # a bad --aggregate fails before any work
+    judge = as_judge(config, judge)                # missing keys, unknown models: before any work
+    tasks = load_tasks(config, examples=examples, demo=demo)
+    selected = {td.spec.name: select(td.examples, config.limit, config.shard) for td in tasks}
+    judge.check_templates([ex for td in tasks for ex in td.examples[:1]])
+    aggregation = {td.spec.name: aggregation_plan(config.aggregate, td.spec.protocol, td.spec.name) for td in tasks}
+    provenance = {td.spec.name: td.provenance for td in tasks}
+    # as it reads back from run.json (tuples become lists), so that a rerun compares equal and resumes
+    identity = json.loads(json.dumps({**redact(config.identity()), "data": provenance, "judge": judge.describe()}))
+    return Plan(config, judge, tasks, selected, aggregation, identity, identity_hash(identity),
+                {td.spec.name: get_scorer(td.spec.scoring) for td in tasks})
+
+
+# -- executing --------------------------------------------------------------------------------------
+
+def comparisons_of(plan: Plan) -> Iterator[tuple[Example, tuple[int, int], Any, tuple[dict, ...], Any]]:
+    """Every comparison a pairwise judge is asked for the plan's examples, rendered: (example,
+    pair, comparison, chat messages, template). For protocols fixed in advance (no tournament),
+    e.g. to export the judgments to another harness (rmbench lm-eval-tasks)."""
+    from rmbench.protocol import Policy, comparisons, default_pairs
+
+    config, judge = plan.config, plan.judge
+    policy = Policy(orders=config.orders, samples=config.samples, seed=config.seed, on_failure=config.on_failure)
+    for td in plan.tasks:
+        scorer = plan.scorers[td.spec.name]
+        for ex in plan.selected[td.spec.name]:
+            tmpl = judge.template_for(ex)
+            for pair in scorer.pairs(ex) if hasattr(scorer, "pairs") else default_pairs(ex):
+                for cmp in comparisons(ex, [pair], policy):
+                    msgs = tmpl.render(ex.messages, (ex.candidates[cmp.first], ex.candidates[cmp.second]))
+                    yield ex, pair, cmp, msgs, tmpl
+
+
+def example_result(scorer: Any, example: Example, judgments: dict, policy: Any) -> dict:
+    """A scorer's per-example result from pairwise judgments gathered elsewhere (lm-eval's)."""
+    from rmbench.protocol import Outcome
+
+    return scorer.example_result(example, Outcome(example, policy, judgments=judgments))
+
+
+def make_record(identity_hash: str, example: Example, outcome, result: dict) -> dict:
+    rec: dict[str, Any] = {"run_identity": identity_hash, "task": example.task, "id": example.id,
+                           "subset": example.subset}
     if example.labels:
         rec["labels"] = dict(example.labels)
     rec["result"] = result
     rec["failures"] = outcome.failures()
     rec.update(outcome.to_json())
     return rec
+
+
+class MemorySink:
+    """Records kept in a list (the Python API without an output directory)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def append(self, record: dict) -> None:
+        self.records.append(record)
+
+    def sync(self) -> None:
+        return None
 
 
 def _window(judge, config: RunConfig) -> int:
@@ -165,34 +264,29 @@ def _window(judge, config: RunConfig) -> int:
     return max(32, 4 * config.concurrency)
 
 
-def aggregations(config: RunConfig, tasks: list[TaskData]) -> dict:
-    """Per task, how its best-of-N items are judged (``--aggregate`` or the task's default)."""
-    from rmbench.protocol.aggregate import check_method, plan
-
-    check_method(config.aggregate)
-    return {td.spec.name: plan(config.aggregate, td.spec.protocol, td.spec.name) for td in tasks}
-
-
-async def _judge_examples(todo: list, judge, config: RunConfig, rd: RunDir, progress,
-                          crash: CrashPoint | None = None, aggregation: dict | None = None) -> None:
+async def execute(plan: Plan, sink: Any, done: set[tuple[str, str]], progress: Any = None,
+                  hooks: Hooks | None = None) -> int:
+    """Judge every example of the plan not in ``done``; each record goes to ``sink.append`` as
+    soon as its example is complete. Returns how many examples were judged."""
     from rmbench.protocol import Policy
     from rmbench.protocol.aggregate import evaluate_aggregated
 
+    hooks = hooks or HOOKS
+    config, judge = plan.config, plan.judge
     policy = Policy(orders=config.orders, samples=config.samples, seed=config.seed, on_failure=config.on_failure)
+    todo = [(ex, plan.scorers[td.spec.name]) for td in plan.tasks for ex in plan.selected[td.spec.name]
+            if (td.spec.name, ex.id) not in done]
     window = _window(judge, config)
-    aggregation = aggregation or {}
 
     async def one(example, scorer):
         pairs = scorer.pairs(example) if hasattr(scorer, "pairs") else None
         outcome, tournament = await evaluate_aggregated(example, judge.mode, policy, judge.compare, judge.score,
-                                                        aggregation.get(example.task), pairs=pairs)
-        result = scorer.example_result(example, outcome)
-        record = make_record(example, outcome, result)
+                                                        plan.aggregation.get(example.task), pairs=pairs)
+        record = make_record(plan.identity_hash, example, outcome, scorer.example_result(example, outcome))
         if tournament is not None:
             record["tournament"] = tournament
-        rd.append(record)
-        if crash is not None:
-            crash.appended(rd, record)
+        sink.append(record)
+        hooks.appended(sink, record)
         if progress is not None:
             progress.update(1)  # the postfix is refreshed by _tick, not per example
 
@@ -206,7 +300,7 @@ async def _judge_examples(todo: list, judge, config: RunConfig, rd: RunDir, prog
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         try:
-            rd.sync()
+            sink.sync()
         except Exception:
             if not quiet:  # never let a second write error hide the first one
                 raise
@@ -225,9 +319,9 @@ async def _judge_examples(todo: list, judge, config: RunConfig, rd: RunDir, prog
                 pending.add(asyncio.ensure_future(one(example, scorer)))
             if not pending:
                 break
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             # retrieve every failure (an unretrieved one is logged as a traceback), raise the first
-            errors = [t.exception() for t in done if not t.cancelled()]
+            errors = [t.exception() for t in finished if not t.cancelled()]
             errors = [e for e in errors if e is not None]
             if errors:
                 raise errors[0]
@@ -240,6 +334,7 @@ async def _judge_examples(todo: list, judge, config: RunConfig, rd: RunDir, prog
         ticker.cancel()
         progress.set_postfix(progress_postfix(judge.stats), refresh=False)
     await shutdown(quiet=False)
+    return len(todo)
 
 
 def short_count(n: int) -> str:
@@ -278,6 +373,8 @@ def _latency_summary(latencies: list[float]) -> dict[str, float] | None:
     return {"p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "max": round(xs[-1], 4)}
 
 
+# -- summarizing ------------------------------------------------------------------------------------
+
 def usage_totals(records: list[dict]) -> dict[str, int]:
     out: dict[str, int] = {}
 
@@ -296,20 +393,24 @@ def usage_totals(records: list[dict]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], records: list[dict]) -> dict:
+def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], records: list[dict],
+              identity_hash: str | None) -> dict:
+    """The summary of a run from its records alone (run, rescore and merge all call this).
+    ``identity_hash`` ties it to its run.json (a summary swapped in from another run is refused)."""
     by_task: dict[str, list[dict]] = {}
     for r in records:
         by_task.setdefault(r["task"], []).append(r)
-    out: dict[str, Any] = {"rmbench_version": __version__, "model": config.model, "seed": config.seed,
+    out: dict[str, Any] = {"rmbench_version": __version__, "run_identity": identity_hash, "model": config.model,
+                           "seed": config.seed,
                            "judge": judge_desc, "orders": config.orders, "samples": config.samples,
                            "on_failure": config.on_failure, "limit": config.limit,
                            "shard": list(config.shard) if config.shard else None, "tasks": {}}
-    for td in tasks:
-        recs = by_task.get(td.spec.name, [])
-        scorer = get_scorer(td.spec.scoring)
-        summ = scorer.aggregate(recs, td.spec.options) if recs else {"score": None, "n": 0}
+    for ts in tasks:
+        recs = by_task.get(ts.name, [])
+        scorer = get_scorer(ts.scoring)
+        summ = scorer.aggregate(recs, ts.options) if recs else {"score": None, "n": 0}
         if recs:  # 95% bootstrap intervals, seeded by the run seed (rmbench/scoring/intervals.py)
-            add_intervals(summ, recs, scorer.aggregate, td.spec.options, seed=config.seed, task=td.spec.name)
+            add_intervals(summ, recs, scorer.aggregate, ts.options, seed=config.seed, task=ts.name)
         judging: dict[str, Any] = {"failures": failure_counts(recs), "on_failure": config.on_failure}
         pb = position_bias(recs)
         if pb:
@@ -321,18 +422,18 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], record
             if config.price:
                 summ["cost_usd"] = cost_usd(usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                                             config.price, config.batch)
-        if td.notes:
-            summ["data_notes"] = td.notes
+        if ts.notes:
+            summ["data_notes"] = ts.notes
         agg = aggregation_summary(recs)
         if agg is not None:
             summ["aggregation"] = agg
-        summ["version"] = td.spec.version
-        out["tasks"][td.spec.name] = summ
+        summ["version"] = ts.version
+        out["tasks"][ts.name] = summ
     # cross-task figures (e.g. RewardBench's score with its prior sets run as a second task)
-    for td in tasks:
-        combine = getattr(get_scorer(td.spec.scoring), "combine", None)
-        if combine is not None and td.spec.name in out["tasks"]:
-            combine(td.spec.name, out["tasks"], td.spec.options)
+    for ts in tasks:
+        combine = getattr(get_scorer(ts.scoring), "combine", None)
+        if combine is not None and ts.name in out["tasks"]:
+            combine(ts.name, out["tasks"], ts.options)
     if config.price:  # deterministic: a function of the records' token totals and the prices
         totals: dict[str, int] = {}
         for t in out["tasks"].values():
@@ -342,132 +443,229 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], record
     return out
 
 
-def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None, show_progress: bool | None = None) -> Path:
-    from rmbench.judges import build_judge, build_provider
+def finish(plan: Plan, records: dict[tuple[str, str], dict]) -> tuple[list[dict], dict]:
+    """The records in canonical order (tasks as given, examples in dataset order) and the summary."""
+    ordered = [records[k] for k in plan.keys() if k in records]
+    missing = len(plan.keys()) - len(ordered)
+    if missing:
+        raise UserError(f"{missing} examples have no record after judging; rerun to resume")
+    return ordered, summarize(plan.config, plan.judge.describe(), plan.scoring(), ordered, plan.identity_hash)
+
+
+def scoring_from_run(run_info: dict) -> list[TaskScoring]:
+    """The tasks' scoring as recorded in a run's run.json (never today's YAML)."""
+    notes = run_info.get("data_notes") or {}
+    return [TaskScoring(name, info["scoring"], info["version"], info["options"], dict(notes.get(name) or {}))
+            for name, info in (run_info.get("tasks") or {}).items()]
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+@dataclass
+class RunOutput:
+    summary: dict
+    records: list[dict]
+    path: Path | None
+    run_info: dict | None
+
+
+def _progress_bar(total: int, mode: bool | str | None):
+    """A progress bar on stderr: ``mode`` None shows one on a terminal; "auto" also in Jupyter."""
+    if not total or mode is False:
+        return None
+    if mode == "auto":
+        from tqdm.auto import tqdm
+
+        if not (sys.stderr.isatty() or _in_notebook()):
+            return None
+    else:
+        from tqdm import tqdm
+
+        if mode is None and not sys.stderr.isatty():
+            return None
+    return tqdm(total=total, desc="judging", unit="ex", file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    try:
+        ip = shell.get_ipython() if shell is not None else None  # type: ignore[union-attr]
+    except Exception:
+        return False
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+
+
+async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bool | str | None = None,
+                   log: Callable[[str], None] | None = None, hooks: Hooks | None = None) -> RunOutput:
+    """Run a prepared plan into a run directory (``config.output_dir`` set) or into memory."""
     from rmbench.reports.markdown import summary_markdown
 
-    config.validate()
-    aggregations(config, [])                  # a bad --aggregate fails before any work
-    crash = CrashPoint()
-    provider = build_provider(config)          # missing keys, unknown models: fail before any work
-    judge = build_judge(config, provider)
-    prepared = load_tasks(config, demo=demo)
-    aggregation = aggregations(config, prepared.tasks)
-    provenance = {td.spec.name: td.provenance for td in prepared.tasks}
-    # as it reads back from run.json (tuples become lists), so that a rerun compares equal and resumes
-    identity = json.loads(json.dumps({**redact(config.identity()), "data": provenance, "judge": judge.describe()}))
+    hooks = hooks or HOOKS
+    config, judge = plan.config, plan.judge
+    say = log or (lambda line: print(line, file=sys.stderr))
+    if config.output_dir is None:
+        sink = MemorySink()
+        bar = _progress_bar(len(plan.keys()), progress)
+        if bar is not None:
+            judge.log = bar.write
+        try:
+            await execute(plan, sink, set(), bar, hooks)
+        finally:
+            if bar is not None:
+                bar.close()
+        ordered, summary = finish(plan, {(r["task"], r["id"]): r for r in sink.records})
+        return RunOutput(summary, ordered, None, None)
+
+    from rmbench.store.rundir import RunDir, default_run_name
+
     run_name = config.run_name or default_run_name(config.model, config.tasks)
     if config.shard and not config.run_name:  # shards of one job array must not share a directory
         run_name += f"--shard{config.shard[0]}of{config.shard[1]}"
-    rd = RunDir.create(config.output_dir, run_name, identity, overwrite=config.overwrite)
+    rd = RunDir.create(config.output_dir, run_name, plan.identity, plan.identity_hash, overwrite=config.overwrite)
     try:
-        done = rd.completed()
+        done = rd.completed(note=say)
+        retry = None
         if config.retry_failed:
+            retry = "every failed judgment is asked again (--retry-failed)"
             kept = [r for r in done.values() if not r.get("failures")]
-            rd.drop_records(kept)
+        elif (rd.previous or {}).get("status") == "stopped":
+            retry = "the examples whose requests failed when the last run stopped are asked again"
+            kept = [r for r in done.values() if API_ERROR not in (r.get("failures") or {})]
+        if retry is not None:
+            if len(kept) < len(done):
+                rd.drop_records(kept)
+                say(f"note: {len(done) - len(kept)} examples to judge again: {retry}")
             done = {(r["task"], r["id"]): r for r in kept}
         rd.invalidate_summary()
-        run_info = {"rmbench_version": __version__, "status": "running", "command": redact_argv(argv or sys.argv),
-                    "config": redact(config.to_json()), "identity": identity, "judge": judge.describe(),
-                    "datasets": provenance,
-                    "data_notes": {td.spec.name: td.notes for td in prepared.tasks if td.notes},
-                    "env_vars_used": sorted(getattr(provider, "env_vars_used", [])),
-                    "versions": package_versions(), "started": _now(), "resumed_records": len(done)}
+        provider = judge.provider
+        run_info: dict[str, Any] = {
+            "rmbench_version": __version__, "status": "running", "command": command,
+            "config": redact(config.to_json()), "identity": plan.identity, "identity_hash": plan.identity_hash,
+            "judge": judge.describe(), "tasks": plan.task_info(), "datasets": plan.provenance,
+            "data_notes": {td.spec.name: td.notes for td in plan.tasks if td.notes},
+            "env_vars_used": sorted(getattr(provider, "env_vars_used", [])),
+            "versions": package_versions(), "started": _now(), "resumed_records": len(done)}
         rd.write_run_json(run_info)
-        todo = [(ex, get_scorer(td.spec.scoring)) for td in prepared.tasks
-                for ex in prepared.selected[td.spec.name] if (td.spec.name, ex.id) not in done]
-        progress = None
-        quiet = show_progress is False
-        if show_progress is None:
-            show_progress = sys.stderr.isatty()
-        if show_progress and todo:
-            from tqdm import tqdm
-
-            progress = tqdm(total=len(todo), desc="judging", unit="ex", file=sys.stderr, mininterval=0.5,
-                            dynamic_ncols=True)
+        todo = len(plan.keys()) - len([k for k in plan.keys() if k in done])
+        bar = _progress_bar(todo, progress)
         judge.run_dir = rd.path  # --batch keeps its batch ids there (batches.json)
+        quiet = progress is False
         if not quiet:
-            judge.log = progress.write if progress is not None else (lambda line: print(line, file=sys.stderr))
+            judge.log = bar.write if bar is not None else say
             if todo and not config.batch:
                 from rmbench.judges.batching import unfinished_batches
 
-                n = unfinished_batches(rd.path, judge.provider.cache_identity())
+                n = unfinished_batches(rd.path, provider.cache_identity())
                 if n:
                     judge.log(f"note: {n} batch(es) submitted by an earlier --batch run of this directory were "
                               "never collected; add --batch to use their answers instead of asking again")
+
+        class _Collect:
+            path = rd.path
+
+            def append(self, record: dict) -> None:
+                rd.append(record)
+                done[(record["task"], record["id"])] = record
+
+            def sync(self) -> None:
+                rd.sync()
+
+        def mark(status: str, reason: str | None = None) -> None:
+            """Say in run.json why the run ended early; a second failure (the disk that is full)
+            must not hide the first one."""
+            run_info.update(status=status, stopped=_now(), **({"reason": reason[:500]} if reason else {}))
+            try:
+                rd.write_run_json(run_info)
+            except UserError:
+                pass
+
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            asyncio.run(_judge_examples(todo, judge, config, rd, progress, crash, aggregation))
-        except KeyboardInterrupt:
-            run_info.update(status="interrupted", stopped=_now())
-            rd.write_run_json(run_info)
+            judged = await execute(plan, _Collect(), set(done), bar, hooks)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            mark("interrupted")
+            raise
+        except UserError as e:
+            mark("stopped", str(e))
+            raise
+        except BaseException as e:
+            mark("failed", f"{type(e).__name__}: {e}")
             raise
         finally:
-            if progress is not None:
-                progress.close()
+            if bar is not None:
+                bar.close()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        # canonical order: tasks as given, examples in dataset order
-        all_recs = {(r["task"], r["id"]): r for r in read_records(rd.path / "records.jsonl")}
-        ordered = [all_recs[(td.spec.name, ex.id)] for td in prepared.tasks
-                   for ex in prepared.selected[td.spec.name] if (td.spec.name, ex.id) in all_recs]
-        missing = sum(len(v) for v in prepared.selected.values()) - len(ordered)
-        if missing:
-            raise UserError(f"{missing} examples have no record after judging; rerun to resume")
-        crash.at("judged")
+        hooks.at("judged")
+        ordered, summary = finish(plan, done)
         rd.finalize_records(ordered)
-        crash.at("finalized")
-        summary = summarize(config, judge.describe(), prepared.tasks, ordered)
+        hooks.at("finalized")
         rd.write_summary(summary, summary_markdown(summary))
-        crash.at("summary")
+        hooks.at("summary")
         s = judge.stats
         run_info.update(status="complete", finished=_now(), stats={
-            "examples": len(ordered), "judged_now": len(todo), "wall_seconds": round(wall, 3),
+            "examples": len(ordered), "judged_now": judged, "wall_seconds": round(wall, 3),
             "cpu_seconds": round(cpu, 3),
             "requests": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures_now": s.failures,
             "tokens_now": dict(sorted(s.tokens.items())), "latency_seconds": _latency_summary(s.latencies)})
         provider_stats = getattr(provider, "run_stats", None)
         if provider_stats is not None:  # e.g. inputs a local model truncated or found too long
             run_info["stats"]["provider"] = provider_stats()
-        if config.price and summary:
+        if config.price:
             run_info["cost_usd"] = summary["cost"]["usd"]  # every judgment in the run (also in summary.json)
             run_info["cost_usd_spent"] = cost_usd(s.tokens.get("input_tokens", 0), s.tokens.get("output_tokens", 0),
                                                   config.price, config.batch)  # this invocation's requests
         rd.write_run_json(run_info)
-        return rd.path
+        return RunOutput(summary, ordered, rd.path, run_info)
     finally:
         rd.close()
         if judge.cache is not None:
             judge.cache.close()
 
 
+def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None,
+        show_progress: bool | None = None) -> Path:
+    """The command line's run: into ``config.output_dir``; returns the run directory."""
+    from rmbench.redaction import redact_argv
+
+    plan = prepare(config, demo=demo)
+    out = asyncio.run(run_plan(plan, command=redact_argv(argv if argv is not None else sys.argv),
+                               progress=show_progress))
+    assert out.path is not None
+    return out.path
+
+
+# -- re-scoring and merging -------------------------------------------------------------------------
+
 def rescore(run_dir: str | Path) -> dict:
-    """Recompute summary.json from records.jsonl (no model calls)."""
+    """Recompute a finished run's summary from its records (no model calls), with the task
+    options and scoring recorded in its run.json. Every artifact is validated first; a damaged
+    run is refused and its summary left as it was."""
     from rmbench.reports.markdown import summary_markdown
+    from rmbench.store.rundir import RunDir, load_complete, run_path, write_summary
 
-    p = Path(run_dir)
+    p = run_path(run_dir)
+    rd = RunDir(p)
+    rd.lock()
     try:
-        run_info = json.loads((p / "run.json").read_text(encoding="utf-8"))
-        cfg = run_info["config"]
-        config = RunConfig(model=cfg["model"], tasks=list(cfg["tasks"]), seed=cfg["seed"], orders=cfg["orders"],
-                           samples=cfg["samples"], on_failure=cfg["on_failure"], limit=cfg.get("limit"),
-                           shard=tuple(cfg["shard"]) if cfg.get("shard") else None,
-                           task_args=cfg.get("task_args") or {}, aggregate=cfg.get("aggregate"),
-                           price=tuple(cfg["price"]) if cfg.get("price") else None, batch=bool(cfg.get("batch")))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UserError(f"{run_dir}: run.json is unreadable or incomplete ({type(e).__name__}: {e})") from None
-    if run_info.get("status") != "complete":
-        raise UserError(f"{run_dir}: the run is not complete (status '{run_info.get('status')}'); "
-                        "rerun its command to finish it before rescoring")
-    tasks = []
-    for name in config.tasks:
-        spec = get_spec(name)
-        apply_task_args(spec, task_args_for(config, spec))
-        tasks.append(TaskData(spec=spec, examples=[], provenance=run_info.get("datasets", {}).get(name, {}),
-                              notes=(run_info.get("data_notes") or {}).get(name, {})))
-    records = list(read_records(p / "records.jsonl"))
-    summary = summarize(config, run_info.get("judge", {}), tasks, records)
-    from rmbench.store.rundir import write_json_atomic, write_text_atomic
+        run = load_complete(p, need_summary=False)
+        info = run["run"]
+        config = RunConfig.from_json(info["config"])
+        summary = summarize(config, info.get("judge") or {}, scoring_from_run(info), run["records"],
+                            info.get("identity_hash"))
+        write_summary(p, summary, summary_markdown(summary))
+        return summary
+    finally:
+        rd.close()
 
-    write_json_atomic(p / "summary.json", summary)
-    write_text_atomic(p / "summary.md", summary_markdown(summary))
-    return summary
+
+def merge(paths: list[str | Path], out: str | Path | None = None, *, overwrite: bool = False,
+          command: list[str] | None = None) -> Path:
+    """Combine the shard runs of a job array into one run equal to the unsharded run."""
+    from rmbench.reports.markdown import summary_markdown
+    from rmbench.store.merge import plan_merge, write_merged
+
+    mp = plan_merge(paths)
+    config = RunConfig.from_json(mp.config)
+    summary = summarize(config, mp.judge, scoring_from_run({"tasks": mp.tasks, "data_notes": mp.data_notes}),
+                        mp.records, mp.identity_hash)
+    return write_merged(mp, out, summary, summary_markdown(summary), command, overwrite)

@@ -18,10 +18,13 @@ REFUSED = "refused"
 EMPTY = "empty"
 API_ERROR = "api_error"
 TOO_LONG = "too_long"
-STATUSES = (OK, UNPARSED, TRUNCATED, REFUSED, EMPTY, API_ERROR, TOO_LONG)
+# An explicit "tie" verdict (a template that declares a tie label). Not a failure: it carries no
+# winner and scores as each benchmark's official rules say.
+TIE = "tie"
+STATUSES = (OK, UNPARSED, TRUNCATED, REFUSED, EMPTY, API_ERROR, TOO_LONG, TIE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Example:
     """One benchmark item: a conversation and its candidate responses.
 
@@ -29,16 +32,24 @@ class Example:
     ``{"role", "content"}`` dicts. ``preferred`` lists the indices of candidates that should win
     (the chosen response; every chosen style in RM-Bench; the best of a best-of-N list).
     ``labels`` carries the scoring labels beyond ``subset`` (section, domain, goal, scenario).
+    ``task`` and ``subset`` may be left empty for in-memory examples given to ``rmbench.evaluate``
+    (they become the task's name).
     """
 
     id: str
-    task: str
-    subset: str
     messages: tuple[Mapping[str, str], ...]
     candidates: tuple[str, ...]
     preferred: tuple[int, ...]
+    task: str = ""
+    subset: str = ""
     labels: Mapping[str, Any] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def pair(cls, id: str, prompt: str, chosen: str, rejected: str, subset: str = "", **kw: Any) -> "Example":
+        """A preference pair: one user prompt, the chosen and the rejected response."""
+        return cls(id=id, messages=({"role": "user", "content": prompt},), candidates=(chosen, rejected),
+                   preferred=(0,), subset=subset, **kw)
 
     @property
     def prompt(self) -> str:

@@ -16,20 +16,18 @@ def add_parser(sub):
 def main(args) -> int:
     import sys
 
-    from rmbench.config import RunConfig
+    from rmbench.api import evaluate
     from rmbench.reports.leaderboard import markdown_table
-    from rmbench.runner import run
     from rmbench.store.rundir import load_run
     from rmbench.tasks.spec import all_specs
 
     tasks = [t.strip() for t in args.task.split(",")] if args.task else [s.name for s in all_specs() if s.demo]
     runs = []
     for model in BASELINES:
-        cfg = RunConfig(model=model, tasks=tasks, output_dir=args.output_dir,
-                        run_name=f"demo--{model.replace('/', '__')}", overwrite=True)
-        path = run(cfg, demo=True, argv=["rmbench", "demo"], show_progress=False)
-        print(f"{model}: {path}", file=sys.stderr)
-        runs.append(load_run(path))
+        res = evaluate(model, tasks, demo=True, output_dir=args.output_dir,
+                       run_name=f"demo--{model.replace('/', '__')}", overwrite=True, progress=False)
+        print(f"{model}: {res.path}", file=sys.stderr)
+        runs.append(load_run(res.path))
     print("Demo leaderboard (embedded demo samples; scores in %):\n")
     print(markdown_table(runs))
     return 0

@@ -40,12 +40,17 @@ def main(args) -> int:
     res = run_gate(base, cand, metrics=args.metric, max_drop=args.max_drop, alpha=args.alpha,
                    resamples=args.resamples, seed=args.seed, correction=args.correction)
     report = gate_markdown(res)
-    out = Path(args.output) if args.output else Path(cand["path"]) / "gate.md" if Path(cand["path"]).is_dir() \
-        else Path(cand["path"]).parent / "gate.md"
-    try:
-        out.write_text(report, encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"cannot write the gate report to {out}: {e.strerror or e}") from None
+    if args.output:
+        out = Path(args.output)
+        try:
+            out.write_text(report, encoding="utf-8")
+        except OSError as e:
+            raise UserError(f"cannot write the gate report to {out}: {e.strerror or e}") from None
+    else:  # into the candidate's run directory, never through a link planted there
+        from rmbench.store.rundir import write_report
+
+        where = Path(cand["path"]) if Path(cand["path"]).is_dir() else Path(cand["path"]).parent
+        out = write_report(where, "gate.md", report)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         try:

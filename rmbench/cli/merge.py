@@ -18,41 +18,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def _summarize(plan) -> dict:
-    from rmbench.config import RunConfig
-    from rmbench.errors import UserError
-    from rmbench.runner import summarize, task_args_for
-    from rmbench.tasks import TaskData, get_spec
-    from rmbench.tasks.spec import apply_task_args
-
-    cfg = plan.config
-    config = RunConfig(model=cfg["model"], tasks=list(cfg["tasks"]), seed=cfg["seed"], orders=cfg["orders"],
-                       samples=cfg["samples"], on_failure=cfg["on_failure"], limit=cfg.get("limit"), shard=None,
-                       task_args=cfg.get("task_args") or {})
-    tasks = []
-    datasets = plan.shards[0].run.get("datasets") or {}
-    for name in config.tasks:
-        try:
-            spec = get_spec(name)
-        except UserError as e:
-            raise UserError(f"cannot merge: {e}") from None
-        apply_task_args(spec, task_args_for(config, spec))
-        tasks.append(TaskData(spec=spec, examples=[], provenance=datasets.get(name, {}),
-                              notes=dict(plan.data_notes.get(name) or {})))
-    judge = plan.shards[0].summary.get("judge", plan.judge)
-    return summarize(config, judge, tasks, plan.records)
-
-
 def main(args) -> int:
     import sys
-    from pathlib import Path
 
-    from rmbench.reports.markdown import summary_markdown
-    from rmbench.store.merge import merge_runs
+    from rmbench.redaction import redact_argv
+    from rmbench.runner import merge
+    from rmbench.store.files import read_text
 
-    out = merge_runs(args.runs, args.output, _summarize, summary_markdown,
-                     argv=["rmbench"] + sys.argv[1:], overwrite=args.overwrite)
+    out = merge(args.runs, args.output, overwrite=args.overwrite, command=redact_argv(["rmbench"] + sys.argv[1:]))
     if not args.quiet:
-        print((Path(out) / "summary.md").read_text(encoding="utf-8"))
+        print(read_text(out / "summary.md"))
     print(f"merged {len(args.runs)} shards: {out}", file=sys.stderr)
     return 0

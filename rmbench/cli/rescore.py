@@ -4,20 +4,17 @@ from __future__ import annotations
 
 
 def add_parser(sub):
-    p = sub.add_parser("rescore", help="recompute a run's summary from its records (no model calls)")
+    p = sub.add_parser("rescore", help="recompute a run's summary from its records (no model calls)",
+                       description="Recompute summary.json and summary.md from records.jsonl with the task options "
+                                   "and scoring recorded in run.json. Every file is validated first: a damaged run "
+                                   "is refused (exit 2) and its summary left as it was.")
     p.add_argument("run_dir")
     return p
 
 
 def main(args) -> int:
-    from pathlib import Path
-
-    from rmbench.errors import UserError
     from rmbench.reports.markdown import summary_markdown
     from rmbench.runner import rescore
 
-    p = Path(args.run_dir)
-    if not (p / "run.json").is_file() or not (p / "records.jsonl").is_file():
-        raise UserError(f"{args.run_dir}: not a run directory (needs run.json and records.jsonl)")
-    print(summary_markdown(rescore(p)), end="")
+    print(summary_markdown(rescore(args.run_dir)), end="")
     return 0

@@ -49,8 +49,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _typed(text, flag: str) -> dict:
+    from rmbench.config import coerce_value, parse_kv
+    from rmbench.errors import UserError
+
+    out = {}
+    for k, v in parse_kv(text, flag).items():
+        try:
+            out[k] = coerce_value(v)
+        except UserError as e:
+            raise UserError(f"{flag} {k}={v}: {e}") from None
+    return out
+
+
 def build_config(args):
-    from rmbench.config import GenConfig, RunConfig, coerce_value, parse_kv
+    from rmbench.config import GenConfig, RunConfig, parse_kv
     from rmbench.errors import UserError
 
     tasks = [t.strip() for t in args.task.split(",") if t.strip()]
@@ -71,8 +84,8 @@ def build_config(args):
         except ValueError:
             raise UserError(f"--price must be IN,OUT in USD per million tokens, not '{args.price}'") from None
     gen_pairs = parse_kv(",".join(args.gen or []), "--gen")
-    model_args = {k: coerce_value(v) for k, v in parse_kv(args.model_args, "--model-args").items()}
-    task_args = {k: coerce_value(v) for k, v in parse_kv(args.task_args, "--task-args").items()}
+    model_args = _typed(args.model_args, "--model-args")
+    task_args = _typed(args.task_args, "--task-args")
     if getattr(args, "rmb_average", None):
         task_args["average"] = args.rmb_average
     return RunConfig(
@@ -89,17 +102,17 @@ def main(args) -> int:
     import sys
 
     from rmbench.runner import run
+    from rmbench.store.files import read_text
 
     config = build_config(args)
     path = run(config, argv=["rmbench"] + sys.argv[1:], show_progress=None if not args.quiet else False)
     if not args.quiet:
-        print((path / "summary.md").read_text(encoding="utf-8"))
+        print(read_text(path / "summary.md"))
     if config.price:
-        import json
-
         from rmbench.store.cost import money
+        from rmbench.store.schema import read_run_json
 
-        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        info = read_run_json(path / "run.json")
         print(f"cost: {money(info['cost_usd'])} for the run's judgments, {money(info['cost_usd_spent'])} "
               "spent by this invocation (cached judgments are free)", file=sys.stderr)
     print(f"results: {path}", file=sys.stderr)

@@ -54,18 +54,19 @@ def _metric_keys(summary: dict) -> dict[str, list]:
     return out
 
 
-def _perfect_summary(examples: list, scorer, spec, pairs_of: Callable, policy) -> dict:
+def _perfect_summary(plan, scorer, spec, policy) -> dict:
     """The task summary a judge that always prefers the preferred response would get: used only
     to learn which metrics and sections the data has."""
-    from rmbench.protocol import Outcome
+    from rmbench.protocol import default_pairs
+    from rmbench.runner import example_result
     from rmbench.types import OK, Judgment
 
     records = []
-    for ex in examples:
-        judgments = {(i, j): [Judgment(i, j, 0, OK, winner=i if i in ex.preferred else j)] for i, j in pairs_of(ex)}
-        out = Outcome(ex, policy, judgments=judgments)
+    for ex in plan.selected[spec.name]:
+        pairs = scorer.pairs(ex) if hasattr(scorer, "pairs") else default_pairs(ex)
+        judgments = {(i, j): [Judgment(i, j, 0, OK, winner=i if i in ex.preferred else j)] for i, j in pairs}
         records.append({"task": ex.task, "id": ex.id, "subset": ex.subset, "labels": dict(ex.labels),
-                        "result": scorer.example_result(ex, out)})
+                        "result": example_result(scorer, ex, judgments, policy)})
     return scorer.aggregate(records, spec.options)
 
 
@@ -73,47 +74,44 @@ def write_task(out_dir: Path, name: str, *, data_path: str | None = None, demo: 
                orders: str = "both", seed: int = 0, limit: int | None = None, task_args: dict | None = None,
                max_gen_toks: int = 2048) -> str:
     from rmbench import __version__
-    from rmbench.judges.prompts import PAIRWISE, load_template
-    from rmbench.protocol import Policy, default_pairs, orders_for
-    from rmbench.scoring import get_scorer
-    from rmbench.tasks import get_spec, load_task, select
-    from rmbench.tasks.spec import apply_task_args
+    from rmbench.config import RunConfig
+    from rmbench.judges.base import BaseProvider
+    from rmbench.judges.prompts import PAIRWISE
+    from rmbench.protocol import Policy
+    from rmbench.runner import comparisons_of, prepare
 
-    spec = get_spec(name)
-    apply_task_args(spec, task_args)
-    td = load_task(spec, data_path, demo=demo)
-    examples = select(td.examples, limit, None)
-    scorer = get_scorer(spec.scoring)
-    template = load_template(prompt)
+    class Export(BaseProvider):
+        """The judge of an export: its template renders the prompts; nothing is ever asked."""
+
+    config = RunConfig(model="lm-eval/export", tasks=[name], data_path=data_path, prompt=prompt, orders=orders,
+                       seed=seed, limit=limit, task_args=dict(task_args or {}), no_cache=True, output_dir=None)
+    plan = prepare(config, judge=Export("export"), demo=demo)
+    td = plan.tasks[0]
+    spec, template = td.spec, plan.judge.template
     if template.mode != PAIRWISE:
         raise UserError(f"--prompt {prompt}: lm-eval tasks need a pairwise template, not a {template.mode} one")
-    multi = load_template(template.multi_turn) if template.multi_turn else template
+    scorer = plan.scorers[name]
     policy = Policy(orders=orders, samples=1, seed=seed, on_failure="loss")
-
-    def pairs_of(ex):
-        return scorer.pairs(ex) if hasattr(scorer, "pairs") else default_pairs(ex)
+    examples = plan.selected[name]
 
     task_name = PREFIX + slug(name)
     data_dir = out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     docs_path = data_dir / f"{task_name}.jsonl"
     with open(docs_path, "w", encoding="utf-8") as f:
-        for ex in examples:
-            tpl = multi if sum(1 for m in ex.messages if m.get("role") == "user") > 1 else template
-            for i, j in pairs_of(ex):
-                for first, second in orders_for(ex, (i, j), policy):
-                    msgs = tpl.render(ex.messages, (ex.candidates[first], ex.candidates[second]))
-                    # labels travel as a JSON string: a column of empty dicts is not something Arrow can hold
-                    doc = {"doc_id": f"{ex.id}|{i}|{j}|{first}", "task": name, "id": str(ex.id),
-                           "subset": str(ex.subset), "labels": json.dumps(dict(ex.labels), ensure_ascii=False),
-                           "preferred": list(ex.preferred), "n": len(ex.candidates),
-                           "i": i, "j": j, "first": first, "second": second,
-                           "system": next((m["content"] for m in msgs if m["role"] == "system"), ""),
-                           "user": next(m["content"] for m in msgs if m["role"] == "user"),
-                           "parser": tpl.parser, "verdict_labels": list(tpl.labels),
-                           "target": tpl.labels[0] if first == i else tpl.labels[1]}
-                    f.write(json.dumps(doc, ensure_ascii=False) + "\n")
-    metrics = _metric_keys(_perfect_summary(examples, scorer, spec, pairs_of, policy))
+        for ex, (i, j), cmp, msgs, tpl in comparisons_of(plan):
+            first, second = cmp.first, cmp.second
+            # labels travel as a JSON string: a column of empty dicts is not something Arrow can hold
+            doc = {"doc_id": f"{ex.id}|{i}|{j}|{first}", "task": name, "id": str(ex.id),
+                   "subset": str(ex.subset), "labels": json.dumps(dict(ex.labels), ensure_ascii=False),
+                   "preferred": list(ex.preferred), "n": len(ex.candidates),
+                   "i": i, "j": j, "first": first, "second": second,
+                   "system": next((m["content"] for m in msgs if m["role"] == "system"), ""),
+                   "user": next(m["content"] for m in msgs if m["role"] == "user"),
+                   "parser": tpl.parser, "verdict_labels": list(tpl.labels),
+                   "target": tpl.labels[0] if first == i else tpl.labels[1]}
+            f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    metrics = _metric_keys(_perfect_summary(plan, scorer, spec, policy))
     meta = {"task": name, "scoring": spec.scoring, "options": spec.options, "metrics": metrics, "orders": orders,
             "seed": seed, "template": template.identity(), "data": td.provenance, "examples": len(examples),
             "rmbench_version": __version__}
@@ -190,7 +188,8 @@ def results_processor(meta_path: str) -> Callable[[dict, list], dict]:
 
 def score_items(meta: dict, items: list[dict]) -> dict:
     """rmbench's task summary from lm-eval's per-judgment items."""
-    from rmbench.protocol import Outcome, Policy
+    from rmbench.protocol import Policy
+    from rmbench.runner import example_result
     from rmbench.scoring import get_scorer
     from rmbench.types import Example, Judgment
 
@@ -209,7 +208,7 @@ def score_items(meta: dict, items: list[dict]) -> dict:
             judgments.setdefault((it["i"], it["j"]), []).append(
                 Judgment(it["first"], it["second"], 0, it["status"], winner=it["winner"]))
         try:
-            result = scorer.example_result(ex, Outcome(ex, policy, judgments=judgments))
+            result = example_result(scorer, ex, judgments, policy)
         except KeyError:
             continue  # a comparison this example needs was not run (lm_eval --limit): leave it out
         records.append({"task": ex.task, "id": ex.id, "subset": ex.subset, "labels": dict(ex.labels), "result": result})

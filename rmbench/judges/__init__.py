@@ -10,7 +10,7 @@ from rmbench.errors import UserError
 from rmbench.judges.base import GENERATIVE, SCALAR, BaseProvider
 from rmbench.judges.engine import Judge
 
-__all__ = ["Judge", "build_judge", "build_provider", "PAIRWISE", "POINTWISE"]
+__all__ = ["Judge", "as_judge", "build_judge", "build_provider", "PAIRWISE", "POINTWISE"]
 
 DEFAULT_PROMPT = "pairwise"
 
@@ -21,7 +21,11 @@ def build_provider(config: RunConfig) -> BaseProvider:
     cls = getattr(module, "Provider", None)
     if cls is None:
         raise UserError(f"provider module '{prefix}' defines no Provider class")
-    provider = cls(name, config)
+    return _judge_type(cls(name, config), config, prefix)
+
+
+def _judge_type(provider: BaseProvider, config: RunConfig, prefix: str) -> BaseProvider:
+    cls = type(provider)
     if config.judge_type:
         if config.judge_type not in (GENERATIVE, SCALAR) and config.judge_type not in getattr(cls, "judge_types", ()):
             raise UserError(f"--judge-type {config.judge_type} is not supported by provider '{prefix}'")
@@ -50,3 +54,22 @@ def build_judge(config: RunConfig, provider: BaseProvider | None = None) -> Judg
         except Exception as e:
             raise UserError(f"cannot open the judgment cache {config.cache or default_cache_path()}: {e}") from None
     return Judge(provider, config, template, templates, cache)
+
+
+def as_judge(config: RunConfig, judge: object = None) -> Judge:
+    """The run's judge: built from ``config.model``, or wrapped around the provider object the
+    Python API was given (a Judge object gives its provider and templates; the run's settings,
+    cache and statistics are always the run's own)."""
+    if judge is None:
+        return build_judge(config)
+    if isinstance(judge, Judge):
+        out = build_judge(config, judge.provider)
+        if judge.template is not None:
+            out.template, out.templates = judge.template, dict(judge.templates)
+            out.mode = out.mode_for(out.template)
+        return out
+    if isinstance(judge, BaseProvider):
+        judge.bind(config)
+        return build_judge(config, _judge_type(judge, config, type(judge).__module__.rsplit(".", 1)[-1]))
+    raise UserError(f"model must be a 'provider/name' string, a provider object or a Judge, "
+                    f"not {type(judge).__name__}")

@@ -85,11 +85,17 @@ class BaseProvider:
     #: Environment variables the provider reads (names are recorded in run.json, never values).
     env_vars: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, name: str, config: RunConfig):
+    def __init__(self, name: str, config: RunConfig | None = None):
         self.name = name
         self.config = config
-        self.model_args = dict(config.model_args)
+        self.model_args = dict(config.model_args) if config is not None else {}
         self.judge_kind = self.kind
+
+    def bind(self, config: RunConfig) -> None:
+        """Give a provider built without settings (the Python API) the run's settings."""
+        if self.config is None:
+            self.config = config
+            self.model_args = dict(config.model_args)
 
     # -- identity -----------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:

@@ -28,13 +28,13 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from rmbench.errors import UserError
 from rmbench.judges.base import Failure, GenOutput, GenRequest
+from rmbench.store import files
 from rmbench.types import API_ERROR
 
 if TYPE_CHECKING:
@@ -65,9 +65,9 @@ class BatchState:
     def __init__(self, path: Path | None):
         self.path = path
         self.data: dict[str, Any] = {"version": 1, "batches": []}
-        if path is not None and path.exists():
+        if path is not None and files.exists(path):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(files.read_text(path))
                 if not isinstance(data.get("batches"), list):
                     raise ValueError("no 'batches' list")
             except (OSError, ValueError) as e:
@@ -95,19 +95,13 @@ class BatchState:
     def save(self) -> None:
         if self.path is None:
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.data, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        files.write_json_atomic(self.path, self.data)
 
 
 def unfinished_batches(run_dir: Path, judge_identity: dict[str, Any]) -> int:
     """How many batches in ``run_dir/batches.json`` this judge submitted and never collected."""
     path = Path(run_dir) / BATCHES_JSON
-    if not path.exists():
+    if not files.exists(path):
         return 0
     try:
         return len(BatchState(path).unfinished(judge_identity))

@@ -268,12 +268,7 @@ class Judge:
         self.cache = cache
         self.gen = config.gen
         self.stats = Stats()
-        if provider.judge_kind == SCALAR:
-            self.mode = POINTWISE
-        elif template is not None and template.mode == RATING:
-            self.mode = POINTWISE
-        else:
-            self.mode = PAIRWISE
+        self.mode = self.mode_for(template)
         self.retry_base = retry_base()
         self._pool: RequestPool | None = None
         self._gen_queue: BatchQueue | None = None
@@ -286,6 +281,22 @@ class Judge:
         self._batcher = None
         self.run_dir = None  # where --batch keeps batches.json (set by the runner)
         self.log: Callable[[str], None] | None = None  # status lines for people (batch submissions)
+
+    def mode_for(self, template: JudgeTemplate | None) -> str:
+        if self.provider.judge_kind == SCALAR or (template is not None and template.mode == RATING):
+            return POINTWISE
+        return PAIRWISE
+
+    def check_templates(self, examples: Sequence[Example]) -> None:
+        """Render each template this judge may use once, on real examples, before any work: a
+        template that cannot render is a one-line error before anything is written."""
+        if self.template is None:
+            return
+        for example in examples:
+            tmpl = self.template_for(example)
+            n = 1 if tmpl.mode == RATING else 2
+            if len(example.candidates) >= n:
+                tmpl.render(example.messages, example.candidates[:n])
 
     # -- identity -------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -63,8 +63,6 @@ class JudgeTemplate:
 
     def render(self, messages: Sequence[Mapping[str, str]], responses: Sequence[str]) -> tuple[dict[str, str], ...]:
         """Render to chat messages (system first when the template has one)."""
-        from jinja2 import TemplateError
-
         convo = [dict(m) for m in messages]
         last_user = max((i for i, m in enumerate(convo) if m.get("role") == "user"), default=len(convo) - 1)
         ctx: dict[str, Any] = {
@@ -87,13 +85,39 @@ class JudgeTemplate:
                 system = "".join(tmpl.blocks["system"](tmpl.new_context(ctx))).strip() if "system" in tmpl.blocks else ""
             else:
                 system, user = "", tmpl.render(ctx).strip()
-        except TemplateError as e:
-            raise UserError(f"template '{self.name}' failed to render: {e}") from None
+        except Exception as e:  # jinja raises TemplateError, but also TypeError, SecurityError, ...
+            raise UserError(f"template '{self.name}' failed to render: {render_problem(e)}") from None
         out: list[dict[str, str]] = []
         if system:
             out.append({"role": "system", "content": system})
         out.append({"role": "user", "content": user})
         return tuple(out)
+
+
+def render_problem(e: Exception) -> str:
+    """A template failure in words: a template is one self-contained file, so the tags that load
+    other templates cannot work (the sandbox has no loader)."""
+    if isinstance(e, TypeError) and "no loader" in str(e):
+        return "{% include %}, {% import %} and {% extends %} cannot be used (a template is one self-contained file)"
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _no_loading_tags(source: str, name: str) -> None:
+    """Refuse the tags that load another template: rmbench templates are self-contained files
+    rendered in a sandbox without a loader."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    try:
+        ast = _env().parse(source)
+    except TemplateSyntaxError:
+        return  # reported with its line number when compiled
+    for kind, tag in ((nodes.Extends, "extends"), (nodes.Include, "include"), (nodes.Import, "import"),
+                      (nodes.FromImport, "from ... import")):
+        node = next(iter(ast.find_all(kind)), None)
+        if node is not None:
+            raise UserError(f"template '{name}' uses {{% {tag} %}} on line {node.lineno}; rmbench templates are "
+                            "self-contained files and cannot load other templates")
 
 
 def _parse_header(source: str, name: str) -> dict[str, Any]:
@@ -148,11 +172,13 @@ def load_template(spec: str) -> JudgeTemplate:
     labels = tuple(str(x) for x in meta.get("labels", ["A", "B"] if mode == PAIRWISE else []))
     if mode == PAIRWISE and len(labels) != 2:
         raise UserError(f"template '{name}': a pairwise template declares exactly two labels")
+    _no_loading_tags(source, name)
     try:
         compiled = _env().from_string(source)
         # a plain dict instead of jinja's ChainMap of globals: every render copies them
         compiled.globals = dict(compiled.globals)
     except TemplateSyntaxError as e:
         raise UserError(f"template '{name}' has a syntax error on line {e.lineno}: {e.message}") from None
-    return JudgeTemplate(name=name, source=source, mode=mode, parser=parser, labels=labels,
-                         multi_turn=meta.get("multi_turn"), meta=meta, _compiled=compiled)
+    template = JudgeTemplate(name=name, source=source, mode=mode, parser=parser, labels=labels,
+                             multi_turn=meta.get("multi_turn"), meta=meta, _compiled=compiled)
+    return template

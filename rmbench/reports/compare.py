@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,6 @@ from rmbench.scoring.intervals import (
     resample_metrics,
 )
 from rmbench.seeding import item_seed
-from rmbench.store.rundir import RECORDS, read_records
 
 # settings whose difference makes two runs' numbers not like for like (the model, prompt and
 # generation settings are what a comparison usually compares, so they are only listed)
@@ -82,19 +80,24 @@ def mcnemar(a: list[dict], b: list[dict]) -> dict:
 # -- loading ------------------------------------------------------------------------------------
 
 def load_records(run: dict) -> list[dict]:
-    path = Path(run["path"]) / RECORDS
-    if not path.is_file():
-        raise UserError(f"{run['path']}: no records.jsonl (a bare summary.json cannot be compared example by example)")
-    return list(read_records(path))
+    """A run's records, validated (``store.rundir.load_complete``) unless already loaded."""
+    if "records" in run:
+        return run["records"]
+    if not run.get("run"):
+        raise UserError(f"{run['path']}: a bare summary.json cannot be compared example by example "
+                        "(give the run directory)")
+    from rmbench.store.rundir import load_complete
+
+    run["records"] = load_complete(run["path"])["records"]
+    return run["records"]
 
 
 def task_options(run: dict, task: str) -> tuple[Any, dict]:
-    from rmbench.tasks.spec import apply_task_args, get_spec
-
-    spec = get_spec(task)
-    task_args = ((run.get("run") or {}).get("config") or {}).get("task_args") or {}
-    apply_task_args(spec, {k: v for k, v in task_args.items() if k in spec.options})
-    return get_scorer(spec.scoring), spec.options
+    """The scorer and the options a run scored ``task`` with, as its run.json recorded them."""
+    info = ((run.get("run") or {}).get("tasks") or {}).get(task)
+    if info is None:
+        raise UserError(f"{run['path']}: run.json records no options for task '{task}'")
+    return get_scorer(info["scoring"]), info["options"]
 
 
 def align(recs_a: list[dict], recs_b: list[dict]) -> dict[str, tuple[list[dict], list[dict]]]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,6 @@ from rmbench.errors import UserError
 from rmbench.reports.compare import align, differences, load_records, task_options, warnings_markdown
 from rmbench.scoring.intervals import get_path, percentile_interval, resample_metrics
 from rmbench.seeding import item_seed
-from rmbench.store.rundir import RECORDS
 
 CORRECTIONS = ("holm", "none")
 MIN_GATE_N = 10  # metrics resting on fewer examples are reported, not tested
@@ -57,11 +55,10 @@ def metric_catalog(summary: dict) -> dict[str, tuple[str, tuple]]:
 
 
 def default_metrics(summary: dict) -> list[str]:
-    """Every task score and section that has a value."""
+    """Every task score and section of the baseline (one without a value makes the gate refuse,
+    naming it: a gate never passes on a metric it could not read)."""
     return [name for task, t in (summary.get("tasks") or {}).items()
-            for name, v in [(task, t.get("score"))] + [(f"{task}.{s}", sec.get("score"))
-                                                        for s, sec in (t.get("sections") or {}).items()]
-            if isinstance(v, (int, float))]
+            for name in [task] + [f"{task}.{s}" for s in (t.get("sections") or {})]]
 
 
 def resolve(summary: dict, names: list[str] | None) -> list[tuple[str, str, tuple]]:
@@ -75,7 +72,8 @@ def resolve(summary: dict, names: list[str] | None) -> list[tuple[str, str, tupl
                             "or task.section.subset)")
         task, path = catalog[key]
         if get_path(summary["tasks"][task], path) is None:
-            raise UserError(f"--metric {name}: the baseline has no value for it")
+            how = "" if names else "; name the metrics to gate with --metric"
+            raise UserError(f"metric {key}: the baseline has no value for it, so it cannot be gated{how}")
         out.append((key, task, path))
     if not out:
         raise UserError("the baseline has no metrics to gate on")
@@ -137,7 +135,8 @@ def _n_of(task_summary: dict, path: tuple) -> int:
 
 
 def has_records(run: dict) -> bool:
-    return bool(run.get("run")) and (Path(run["path"]) / RECORDS).is_file()
+    """A run directory (with run.json) rather than a bare summary.json: gated example by example."""
+    return "records" in run or bool(run.get("run"))
 
 
 def paired_drop_test(base: list[dict], cand: list[dict], aggregate, options, paths: list[tuple], m: float, *,
@@ -167,7 +166,8 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
     cand_tasks = candidate["summary"].get("tasks") or {}
     for name, task, path in chosen:
         if task not in cand_tasks or get_path(cand_tasks[task], path) is None:
-            raise UserError(f"--metric {name}: the candidate has no such metric (did it run task '{task}'?)")
+            raise UserError(f"metric {name}: the candidate has no value for it (did it run task '{task}'?); "
+                            "a gate never passes on a metric it could not read")
     paired = has_records(baseline) and has_records(candidate)
     m = max_drop / 100.0
     tasks = list(dict.fromkeys(task for _, task, _ in chosen))

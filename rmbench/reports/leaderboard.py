@@ -35,19 +35,12 @@ _NOT_SETTINGS = ("model", "tasks", "data")
 # -- finding runs -------------------------------------------------------------------------------
 
 def load_summary_file(path: Path) -> dict:
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: not a readable summary.json ({e})") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("tasks"), dict):
-        raise UserError(f"{path}: not an rmbench summary (no 'tasks')")
-    run: dict = {}
+    """A summary JSON file (validated); beside its run.json when it is a run's summary.json."""
+    from rmbench.store.schema import read_summary
+
     if path.name == SUMMARY_JSON and (path.parent / RUN_JSON).is_file():
-        try:
-            run = json.loads((path.parent / RUN_JSON).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            run = {}
-    return {"path": str(path.parent if path.name == SUMMARY_JSON else path), "run": run, "summary": summary}
+        return load_run(path.parent)
+    return {"path": str(path), "run": {}, "summary": read_summary(path)}
 
 
 def load_any(path: str | os.PathLike) -> dict:
@@ -67,7 +60,7 @@ def find_runs(paths: list[str], warn=None) -> list[dict]:
         p = Path(arg)
         if not p.exists():
             raise UserError(f"{arg}: no such run directory or file")
-        if p.is_file() or (p / SUMMARY_JSON).is_file():
+        if p.is_file() or (p / SUMMARY_JSON).exists() or (p / RUN_JSON).exists():  # one run: load it or say why not
             runs.append(load_any(p))
             continue
         found = 0

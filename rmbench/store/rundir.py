@@ -1,21 +1,33 @@
-"""A run directory: ``run.json``, ``records.jsonl`` (appended as work completes),
-``summary.json`` and ``summary.md`` (written only when the run is complete).
+"""A run directory: ``run.json``, ``records.jsonl`` (appended as work completes), ``summary.json``
+and ``summary.md`` (written only when the run is complete).
 
-Guarantees: an exclusive lock (two runs cannot write the same directory); a torn last line left
-by a crash is cut off on reopen; a rerun with the same settings resumes, skipping completed
-examples; ``summary.json`` is written atomically and only for a complete run.
+Guarantees:
+- an exclusive lock: two runs cannot write the same directory;
+- no file in it is followed through a symbolic link (``store/files.py``);
+- a rerun resumes only a run it can identify: records without a readable ``run.json`` are never
+  adopted, and every record line carries the run's identity hash, so records of another
+  configuration are refused even when ``run.json`` has been replaced;
+- on resume a torn last line (a crash mid-write) is cut off, and a line that is not a valid
+  record is dropped with a note (its example is judged again);
+- every reader of a finished run validates each artifact (``store/schema.py``) and checks that
+  records.jsonl holds exactly the run's examples, each once, in order; anything else is a
+  one-line error naming the file and line, never a different number;
+- summary.json is written atomically and only for a complete run.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
+import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Callable, Iterable
 
+from rmbench.config import check_run_name
 from rmbench.errors import UserError
+from rmbench.store import files
+from rmbench.store.files import write_error, write_json_atomic, write_text_atomic
 
 RUN_JSON = "run.json"
 RECORDS = "records.jsonl"
@@ -33,108 +45,83 @@ def default_run_name(model: str, tasks: list[str]) -> str:
 
 def safe_run_dir(output_dir: str | os.PathLike, run_name: str) -> Path:
     """The run directory under the output root; a name that would escape it is refused."""
-    if not run_name or run_name in (".", ".."):
-        raise UserError(f"--run-name '{run_name}' is not a usable name")
-    if os.path.isabs(run_name) or any(part == ".." for part in Path(run_name).parts) or "\\" in run_name:
-        raise UserError(f"--run-name '{run_name}' must be a plain name inside the output directory")
-    if "\x00" in run_name:
-        raise UserError("--run-name contains a NUL byte")
+    check_run_name(run_name)
     root = Path(output_dir).resolve()
     path = (root / run_name).resolve()
-    if root != path and root not in path.parents:
+    if path.parent != root:
         raise UserError(f"--run-name '{run_name}' points outside the output directory")
     return path
 
 
-def write_error(path: Path, e: OSError) -> UserError:
-    """A disk problem as a one-line error that says what is kept."""
-    if e.errno == errno.ENOSPC:
-        why = "disk full"
-    elif e.errno == errno.EFBIG:
-        why = "file size limit reached"
-    elif e.errno == errno.EROFS:
-        why = "read-only file system"
-    else:
-        why = e.strerror or str(e)
-    return UserError(f"cannot write {path}: {why}; completed records are kept, rerun the same command to resume")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise write_error(path, e) from None
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
-
-
 def dumps_record(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return files.dumps_strict(record, separators=(",", ":"))
 
 
-def read_records(path: Path, repair: bool = False) -> Iterator[dict]:
-    """Records from a records.jsonl; a torn or corrupt line (a crash mid-write) is skipped, and
-    with ``repair`` a torn tail is cut off the file."""
-    if not path.exists():
-        return
-    if repair:
-        _repair_tail(path)
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break  # torn tail
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+class BadLine:
+    """A records.jsonl line that is not a valid record."""
+
+    def __init__(self, number: int, why: str):
+        self.number, self.why = number, why
+
+    def __str__(self) -> str:
+        return f"line {self.number}: {self.why}"
 
 
-def _repair_tail(path: Path) -> None:
-    size = path.stat().st_size
-    if size == 0:
-        return
-    with open(path, "rb+") as f:
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return
-        # find the last newline and cut everything after it
-        pos = size
-        chunk = 1 << 16
-        while pos > 0:
-            start = max(0, pos - chunk)
-            f.seek(start)
-            data = f.read(pos - start)
-            idx = data.rfind(b"\n")
-            if idx >= 0:
-                f.truncate(start + idx + 1)
-                return
-            pos = start
-        f.truncate(0)
+def scan_records(path: Path) -> tuple[list[tuple[int, dict]], list[BadLine], bool]:
+    """Every line of a records file: (valid records with their line numbers, bad lines, whether
+    the last line is torn). Nothing is repaired here."""
+    from rmbench.store.schema import record_problem
+
+    good: list[tuple[int, dict]] = []
+    bad: list[BadLine] = []
+    torn = False
+    for n, text, complete in files.iter_lines(path):
+        if not complete:
+            torn = True
+            break
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text, parse_constant=_no_constant)
+        except ValueError as e:
+            bad.append(BadLine(n, f"not valid JSON ({e})"))
+            continue
+        why = record_problem(data)
+        if why:
+            bad.append(BadLine(n, f"not a valid record ({why})"))
+        else:
+            good.append((n, data))
+    return good, bad, torn
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_records(path: Path) -> list[dict]:
+    """Every record of a records file, strictly: a bad or torn line is a one-line error."""
+    good, bad, torn = scan_records(path)
+    if bad:
+        raise UserError(f"{path} {bad[0]}")
+    if torn:
+        raise UserError(f"{path}: the last line is cut short (an unfinished run); rerun its command to finish it")
+    return [r for _, r in good]
 
 
 class RunDir:
+    """A run directory opened for writing by one run (holding its lock)."""
+
     def __init__(self, path: Path):
         self.path = path
         self._lock_fd: int | None = None
         self._records_fh = None
+        self.previous: dict | None = None   # the run.json found on opening, if any
+        self.identity_hash: str | None = None
 
     # -- opening ----------------------------------------------------------------------
     @classmethod
-    def create(cls, output_dir: str, run_name: str, identity: dict, overwrite: bool = False) -> "RunDir":
+    def create(cls, output_dir: str, run_name: str, identity: dict, identity_hash: str,
+               overwrite: bool = False) -> "RunDir":
         path = safe_run_dir(output_dir, run_name)
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -143,19 +130,20 @@ class RunDir:
         if not os.access(path, os.W_OK):
             raise UserError(f"output directory {path} is not writable")
         rd = cls(path)
-        rd._lock()
+        rd.identity_hash = identity_hash
+        rd.lock()
         try:
-            rd._check_identity(identity, overwrite)
+            rd._check_identity(identity, identity_hash, overwrite)
         except BaseException:
             rd.close()
             raise
         return rd
 
-    def _lock(self) -> None:
+    def lock(self) -> None:
         import fcntl
 
         try:
-            fd = os.open(self.path / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+            fd = files.open_fd(self.path / LOCK, os.O_CREAT | os.O_RDWR)
         except OSError as e:
             raise UserError(f"cannot write to output directory {self.path}: {e.strerror or e}") from None
         try:
@@ -165,38 +153,69 @@ class RunDir:
             raise UserError(f"another rmbench run is using {self.path} (locked); wait for it or pick another --run-name") from None
         self._lock_fd = fd
 
-    def _check_identity(self, identity: dict, overwrite: bool) -> None:
-        run_json = self.path / RUN_JSON
-        if not run_json.exists():
-            return
-        try:
-            previous = json.loads(run_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            previous = {}
-        same = previous.get("identity") == identity
+    def _check_identity(self, identity: dict, identity_hash: str, overwrite: bool) -> None:
+        names = (RECORDS, SUMMARY_JSON, SUMMARY_MD, RUN_JSON, RUN_JSON + ".tmp", SUMMARY_JSON + ".tmp",
+                 SUMMARY_MD + ".tmp", RECORDS + ".tmp")
         if overwrite:
-            for name in (RECORDS, SUMMARY_JSON, SUMMARY_MD, RUN_JSON):
-                (self.path / name).unlink(missing_ok=True)
-        elif not same and (self.path / RECORDS).exists():
-            diff = sorted(k for k in set(identity) | set(previous.get("identity") or {})
-                          if identity.get(k) != (previous.get("identity") or {}).get(k))
+            for name in names:
+                p = self.path / name
+                if files.exists(p):
+                    p.unlink()  # unlink removes a link itself, never its target
+            return
+        has_records = files.exists(self.path / RECORDS)
+        run_json = self.path / RUN_JSON
+        if not files.exists(run_json):
+            if has_records:
+                raise UserError(f"{self.path} holds records but no run.json, so nothing says which run made them; "
+                                "use --overwrite to start over or another --run-name")
+            return
+        from rmbench.store.schema import read_run_json
+
+        try:
+            previous = read_run_json(run_json)
+        except UserError as e:
+            if has_records:
+                raise UserError(f"{self.path} holds records but its run.json is unreadable ({e}); "
+                                "use --overwrite to start over or another --run-name") from None
+            return
+        self.previous = previous
+        if has_records and previous.get("identity") != identity:
+            before = previous.get("identity") or {}
+            diff = sorted(k for k in set(identity) | set(before) if identity.get(k) != before.get(k))
             raise UserError(f"{self.path} holds a run with different settings ({', '.join(diff) or 'unknown'}); "
                             "use another --run-name or --overwrite")
 
     # -- records ------------------------------------------------------------------------
-    def completed(self) -> dict[tuple[str, str], dict]:
-        return {(r["task"], r["id"]): r for r in read_records(self.path / RECORDS, repair=True)
-                if "task" in r and "id" in r}
+    def completed(self, note: Callable[[str], None] | None = None) -> dict[tuple[str, str], dict]:
+        """The records already on disk, for a resumed run. A torn tail is cut off; lines that are
+        not valid records are left out (their examples are judged again) and reported through
+        ``note``; a record of another run configuration is an error."""
+        path = self.path / RECORDS
+        if not files.exists(path):
+            return {}
+        files.cut_torn_tail(path)
+        good, bad, _ = scan_records(path)
+        for b in bad:
+            (note or _stderr)(f"note: {path.name} {b}; left out, its example will be judged again")
+        out: dict[tuple[str, str], dict] = {}
+        for n, r in good:
+            mine = r.get("run_identity")
+            if mine is None:  # written by an rmbench before 0.2, under the run.json checked above
+                r["run_identity"] = self.identity_hash
+            elif mine != self.identity_hash:
+                raise UserError(f"{path} line {n} was written by another run configuration (identity {mine}, "
+                                f"this run is {self.identity_hash}); use --overwrite or another --run-name")
+            out[(r["task"], r["id"])] = r
+        return out
 
     def drop_records(self, keep: Iterable[dict]) -> None:
         """Rewrite records.jsonl with only ``keep`` (used by --retry-failed)."""
-        text = "".join(dumps_record(r) + "\n" for r in keep)
-        write_text_atomic(self.path / RECORDS, text)
+        write_text_atomic(self.path / RECORDS, "".join(dumps_record(r) + "\n" for r in keep))
 
     def append(self, record: dict) -> None:
         try:
             if self._records_fh is None:
-                self._records_fh = open(self.path / RECORDS, "a", encoding="utf-8")
+                self._records_fh = files.open_text(self.path / RECORDS, "a")
             self._records_fh.write(dumps_record(record) + "\n")
             self._records_fh.flush()
         except OSError as e:
@@ -210,8 +229,7 @@ class RunDir:
             except OSError as e:
                 raise write_error(self.path / RECORDS, e) from None
 
-    def finalize_records(self, records: list[dict]) -> None:
-        """Rewrite records.jsonl in canonical (dataset) order, atomically."""
+    def _close_records(self) -> None:
         if self._records_fh is not None:
             try:
                 self._records_fh.close()
@@ -219,18 +237,31 @@ class RunDir:
                 raise write_error(self.path / RECORDS, e) from None
             finally:
                 self._records_fh = None
+
+    def finish(self, records: list[dict], summary: dict, markdown: str) -> None:
+        """Rewrite records.jsonl in canonical (dataset) order, then write the summary."""
+        self._close_records()
+        write_text_atomic(self.path / RECORDS, "".join(dumps_record(r) + "\n" for r in records))
+        self.write_summary(summary, markdown)
+
+    def finalize_records(self, records: list[dict]) -> None:
+        self._close_records()
         write_text_atomic(self.path / RECORDS, "".join(dumps_record(r) + "\n" for r in records))
 
     def invalidate_summary(self) -> None:
         for name in (SUMMARY_JSON, SUMMARY_MD):
-            (self.path / name).unlink(missing_ok=True)
+            p = self.path / name
+            if files.exists(p):
+                p.unlink()
 
     def write_run_json(self, data: dict) -> None:
+        from rmbench.store.schema import RunJson, check
+
+        check(RunJson, data, f"{self.path / RUN_JSON} (being written)")
         write_json_atomic(self.path / RUN_JSON, data)
 
     def write_summary(self, summary: dict, markdown: str) -> None:
-        write_json_atomic(self.path / SUMMARY_JSON, summary)
-        write_text_atomic(self.path / SUMMARY_MD, markdown)
+        write_summary(self.path, summary, markdown)
 
     def close(self) -> None:
         if self._records_fh is not None:
@@ -244,22 +275,114 @@ class RunDir:
             self._lock_fd = None
 
 
-def load_run(path: str | os.PathLike) -> dict:
-    """A finished run as {"path", "run", "summary"}; a clear error for anything else."""
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def write_summary(path: Path, summary: dict, markdown: str) -> None:
+    from rmbench.store.schema import Summary, check
+
+    check(Summary, summary, f"{path / SUMMARY_JSON} (being written)")
+    write_json_atomic(path / SUMMARY_JSON, summary)
+    write_text_atomic(path / SUMMARY_MD, markdown)
+
+
+def write_report(run_dir: Path, name: str, text: str) -> Path:
+    """A report file (e.g. gate.md) written into a run directory, never through a link."""
+    out = Path(run_dir) / name
+    write_text_atomic(out, text)
+    return out
+
+
+# -- reading finished runs ----------------------------------------------------------------------
+
+def run_path(path: str | os.PathLike) -> Path:
     p = Path(path)
-    if p.is_file() and p.name == SUMMARY_JSON:
+    if p.is_file() and p.name in (SUMMARY_JSON, RUN_JSON):
         p = p.parent
     if not p.is_dir():
         raise UserError(f"{path}: not a run directory")
-    summ = p / SUMMARY_JSON
-    if not summ.exists():
+    return p
+
+
+def load_run(path: str | os.PathLike) -> dict:
+    """A finished run as {"path", "run", "summary"}: summary.json validated, run.json validated
+    when present (a bare summary.json copied elsewhere has none)."""
+    from rmbench.store.schema import read_run_json, read_summary
+
+    p = run_path(path)
+    if not files.exists(p / SUMMARY_JSON):
         raise UserError(f"{path}: no summary.json (the run is incomplete or not an rmbench run)")
-    try:
-        summary = json.loads(summ.read_text(encoding="utf-8"))
-        run = json.loads((p / RUN_JSON).read_text(encoding="utf-8")) if (p / RUN_JSON).exists() else {}
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: unreadable run files: {e}") from None
-    tasks = summary.get("tasks") if isinstance(summary, dict) else None
-    if not isinstance(tasks, dict) or not all(isinstance(t, dict) for t in tasks.values()) or not isinstance(run, dict):
-        raise UserError(f"{path}: summary.json is not an rmbench summary (expected {{\"tasks\": {{name: {{...}}}}}})")
+    summary = read_summary(p / SUMMARY_JSON)
+    run = read_run_json(p / RUN_JSON) if files.exists(p / RUN_JSON) else {}
+    if run and run.get("status") != "complete":
+        raise UserError(f"{path}: run.json says the run is {run.get('status')}; its summary.json is stale "
+                        "(rerun the run's command to finish it)")
+    _same_run(p, run, summary)
     return {"path": str(p), "run": run, "summary": summary}
+
+
+def _same_run(p: Path, run: dict, summary: dict | None) -> None:
+    """summary.json and run.json must come from one run (their identity hashes agree)."""
+    if not run or summary is None:
+        return
+    want, got = run.get("identity_hash"), summary.get("run_identity")
+    if want is not None and got != want:
+        raise UserError(f"{p / SUMMARY_JSON} belongs to another run (identity {got}, run.json says {want}); "
+                        f"rerun 'rmbench rescore {p}' to recompute it")
+
+
+def load_complete(path: str | os.PathLike, need_summary: bool = True) -> dict:
+    """A finished run with its records, every artifact validated: {"path", "run", "summary",
+    "records"}. The records must be exactly the run's examples, each once, in dataset order, all
+    written by this run's configuration."""
+    from rmbench.store.schema import ids_sha256, read_run_json, read_summary
+
+    p = run_path(path)
+    for name in (RUN_JSON, RECORDS):
+        if not files.exists(p / name):
+            raise UserError(f"{path}: not a run directory (no {name})")
+    run = read_run_json(p / RUN_JSON)
+    if run.get("status") != "complete":
+        raise UserError(f"{path}: the run is not complete (status '{run.get('status')}'); "
+                        "rerun its command to finish it first")
+    tasks = run.get("tasks")
+    if not tasks:
+        raise UserError(f"{p / RUN_JSON}: no per-task record of options and examples (written by an rmbench "
+                        "older than 0.2); rerun the run's command with --overwrite to redo it")
+    summary = read_summary(p / SUMMARY_JSON) if need_summary and files.exists(p / SUMMARY_JSON) else None
+    if need_summary and summary is None:
+        raise UserError(f"{path}: no summary.json; rerun 'rmbench rescore {path}' or the run's command")
+    _same_run(p, run, summary)
+    path_r = p / RECORDS
+    good, bad, torn = scan_records(path_r)
+    if bad:
+        raise UserError(f"{path_r} {bad[0]}")
+    if torn:
+        raise UserError(f"{path_r}: the last line is cut short; the run was damaged after it finished")
+    want = run.get("identity_hash")
+    by_task: dict[str, list[tuple[int, dict]]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for n, r in good:
+        if want is not None and r.get("run_identity") != want:
+            raise UserError(f"{path_r} line {n} was not written by this run (identity "
+                            f"{r.get('run_identity')}, run.json says {want})")
+        key = (r["task"], r["id"])
+        if key in seen:
+            raise UserError(f"{path_r} line {n}: example '{key[1]}' of task '{key[0]}' appears again "
+                            f"(first on line {seen[key]})")
+        seen[key] = n
+        if r["task"] not in tasks:
+            raise UserError(f"{path_r} line {n}: task '{r['task']}' is not part of this run")
+        by_task.setdefault(r["task"], []).append((n, r))
+    records: list[dict] = []
+    for task, info in tasks.items():
+        got = by_task.get(task, [])
+        sel = info["selection"]
+        if len(got) != sel["n"]:
+            raise UserError(f"{path_r}: task '{task}' has {len(got)} records; the run judged {sel['n']} examples")
+        if ids_sha256([r["id"] for _, r in got]) != sel["ids_sha256"]:
+            raise UserError(f"{path_r}: the records of task '{task}' are not the run's examples in its order "
+                            "(an id was changed, replaced or moved)")
+        records.extend(r for _, r in got)
+    return {"path": str(p), "run": run, "summary": summary, "records": records}

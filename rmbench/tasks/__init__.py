@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from rmbench.errors import UserError
-from rmbench.tasks.spec import TaskSpec, all_specs, get_spec
+from rmbench.errors import RowError, UserError
+from rmbench.tasks.spec import Source, TaskSpec, all_specs, apply_task_args, get_spec
 from rmbench.types import Example
 
-__all__ = ["TaskData", "TaskSpec", "all_specs", "get_spec", "load_task", "select"]
+__all__ = ["TaskData", "TaskSpec", "all_specs", "get_spec", "load_task", "memory_task", "select"]
+
+#: how in-memory examples under a name that is not a registered task are scored
+GENERIC_SCORING = "bon"
 
 
 @dataclass
@@ -45,25 +51,84 @@ def load_task(spec: TaskSpec, data_path: str | None = None, demo: bool = False) 
     from rmbench.tasks import sources
 
     mod = schema_module(spec)
-    per_file = bool(getattr(mod, "PER_FILE", False))
     if demo:
         rows, prov = sources.iter_demo_rows(spec)
     elif data_path:
-        rows, prov = sources.iter_local_rows(spec, data_path, per_file=per_file)
+        rows, prov = sources.iter_local_rows(spec, data_path)
     else:
         rows, prov = sources.iter_hub_rows(spec)
     notes: dict[str, Any] = {}
     examples: list[Example] = []
-    seen: set[str] = set()
-    for index, (row, path) in enumerate(rows):
-        ex = mod.convert(row, spec, index=index, path=Path(path) if path else None, notes=notes)
+    seen: dict[str, Any] = {}
+    for index, (row, where) in enumerate(rows):
+        try:
+            ex = mod.convert(row, spec, index=index, path=where.path, notes=notes)
+        except RowError as e:
+            raise UserError(f"task '{spec.name}': {where}: {e}") from None
         if ex is None:
             continue
         if ex.id in seen:
-            raise UserError(f"task '{spec.name}': duplicate example id '{ex.id}' in the data")
-        seen.add(ex.id)
+            raise UserError(f"task '{spec.name}': {where}: duplicate example id '{ex.id}' (first at {seen[ex.id]})")
+        seen[ex.id] = where
         examples.append(ex)
     if not examples:
         skipped = ", ".join(f"{k}: {v['count']}" for k, v in notes.items() if isinstance(v, dict) and "count" in v)
         raise UserError(f"task '{spec.name}': the dataset has no examples" + (f" (rows skipped: {skipped})" if skipped else ""))
     return TaskData(spec=spec, examples=examples, provenance=prov, notes=notes)
+
+
+# -- in-memory examples (the Python API) -----------------------------------------------------------
+
+def generic_spec(name: str) -> TaskSpec:
+    """The spec of in-memory examples under a name that is no registered task: scored as
+    best-of-N accuracy (a pair is best-of-2), with the oracle and random-pick references."""
+    return TaskSpec(name=name, version=1, description="in-memory examples", source=Source(), schema="memory",
+                    scoring=GENERIC_SCORING, metric="accuracy of the judge's pick (a pair is best-of-2)",
+                    path=Path("<memory>"))
+
+
+def _check_example(name: str, k: int, ex: Any) -> None:
+    where = f"examples['{name}'][{k}]"
+    if not isinstance(ex, Example):
+        raise UserError(f"{where} is a {type(ex).__name__}, not an rmbench.Example")
+    if not isinstance(ex.id, str) or not ex.id:
+        raise UserError(f"{where}: id must be a non-empty string")
+    msgs = ex.messages
+    if not isinstance(msgs, (list, tuple)) or not msgs or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs):
+        raise UserError(f"{where} (id '{ex.id}'): messages must be a non-empty list of {{role, content}} strings")
+    if not isinstance(ex.candidates, (list, tuple)) or len(ex.candidates) < 2 or \
+            not all(isinstance(c, str) for c in ex.candidates):
+        raise UserError(f"{where} (id '{ex.id}'): candidates must be two or more strings")
+    pref = ex.preferred
+    if not isinstance(pref, (list, tuple)) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(ex.candidates) for i in pref) \
+            or len(set(pref)) != len(pref):
+        raise UserError(f"{where} (id '{ex.id}'): preferred must list distinct candidate indices "
+                        f"(0 to {len(ex.candidates) - 1})")
+
+
+def memory_task(name: str, examples: Sequence[Example], task_args: dict | None = None) -> TaskData:
+    """A task from in-memory examples. Under a registered task's name they are scored as that
+    task (they must carry its labels); under any other name with the generic best-of-N scoring."""
+    from rmbench import registry
+
+    if not isinstance(name, str) or not name or "/" in name:
+        raise UserError(f"task name {name!r} must be a plain non-empty string")
+    spec = get_spec(name) if name in registry.task_files() else generic_spec(name)
+    apply_task_args(spec, task_args or {})
+    if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence) or not examples:
+        raise UserError(f"examples['{name}'] must be a non-empty list of rmbench.Example")
+    out, seen = [], set()
+    for k, ex in enumerate(examples):
+        _check_example(name, k, ex)
+        if ex.id in seen:
+            raise UserError(f"examples['{name}'][{k}]: duplicate example id '{ex.id}'")
+        seen.add(ex.id)
+        out.append(dataclasses.replace(ex, task=name, subset=ex.subset or name,
+                                       messages=tuple(dict(m) for m in ex.messages),
+                                       candidates=tuple(ex.candidates), preferred=tuple(ex.preferred)))
+    blob = json.dumps([[e.id, e.subset, list(e.messages), list(e.candidates), list(e.preferred),
+                        dict(e.labels)] for e in out], sort_keys=True, ensure_ascii=False, default=str)
+    provenance = {"kind": "memory", "examples": len(out), "sha256": hashlib.sha256(blob.encode("utf-8")).hexdigest()}
+    return TaskData(spec=spec, examples=out, provenance=provenance)

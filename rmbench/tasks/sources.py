@@ -1,12 +1,27 @@
 """Row sources: the Hugging Face hub by default, local JSON / JSONL / parquet files or folders
-with ``--data-path``. Both go through ``datasets.load_dataset``; what was read is recorded
-(hub id, split, revision and fingerprint, or file paths and their sha256)."""
+with ``--data-path``, and the embedded demo samples. What was read is recorded (hub id, split,
+revision and fingerprint, or file paths and their sha256).
+
+Hub datasets go through ``datasets.load_dataset`` and its cache, as usual. Local files are read
+one at a time and never copied into a global cache:
+
+- JSON and JSON Lines with Python's own ``json``, so every value stays exactly as written (an id
+  column of ``1, 2, 3.5`` stays ``"1", "2", "3.5"``; pyarrow's JSON reader would unify it to
+  floats, fill keys a row lacks with nulls, and copy the file into the datasets cache);
+- parquet through ``datasets``, loaded into memory from a temporary cache that is removed at once.
+
+Each row comes with where it was found (the file, relative to ``--data-path``, and the row in
+that file), so an error names the place a user can open.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -14,6 +29,21 @@ from rmbench.errors import UserError
 from rmbench.tasks.spec import TaskSpec
 
 LOCAL_SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a row was found: a file (as the user can find it) or a hub split, and the row in it."""
+
+    source: str
+    row: int
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        return f"{self.source} row {self.row}"
+
+
+Rows = Iterator[tuple[dict, Where]]
 
 
 def _sha256(path: Path) -> str:
@@ -32,12 +62,92 @@ def local_files(data_path: str | os.PathLike) -> list[Path]:
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in LOCAL_SUFFIXES)
         if not files:
             raise UserError(f"--data-path {p}: no .json, .jsonl or .parquet files inside")
+        kinds = {LOCAL_SUFFIXES[f.suffix.lower()] for f in files}
+        if len(kinds) > 1:
+            raise UserError(f"--data-path {p} mixes parquet and JSON files; point it at one kind")
         return files
     if p.suffix.lower() not in LOCAL_SUFFIXES:
         raise UserError(f"--data-path {p}: unsupported file type '{p.suffix}' (use .json, .jsonl or .parquet)")
     if not os.access(p, os.R_OK):
         raise UserError(f"--data-path {p}: file is not readable")
     return [p]
+
+
+def _kind_of(value: Any) -> str:
+    return "null" if value is None else {"list": "an array", "str": "a string", "bool": "a boolean",
+                                         "dict": "an object"}.get(type(value).__name__, "a number")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_rows(path: Path, label: str) -> list[dict]:
+    """The rows of a JSON file (an array of objects, or one object of equally long column
+    lists) or a JSON Lines file (one object per line), values exactly as written."""
+    try:
+        data = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"could not read {label}: not valid UTF-8 text (byte {e.start}); re-save the file as UTF-8") from None
+    except OSError as e:
+        raise UserError(f"could not read {label}: {e.strerror or e}") from None
+    head = data.lstrip()
+    if not head:
+        raise UserError(f"{label} holds no examples (the file is empty)")
+    lines_mode = path.suffix.lower() == ".jsonl" or head[0] not in "[{"
+    rows: Any = None
+    try:
+        if not lines_mode:
+            try:
+                rows = json.loads(data, parse_constant=_no_constant)
+            except json.JSONDecodeError:
+                if head[0] == "[":
+                    raise
+                lines_mode = True  # several JSON objects: JSON Lines under a .json name
+        if lines_mode:
+            return _lines(data, label)
+    except json.JSONDecodeError as e:
+        raise UserError(f"could not read {label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except ValueError as e:
+        raise UserError(f"could not read {label}: {e}") from None
+    except RecursionError:
+        raise UserError(f"could not read {label}: JSON nested too deeply to read") from None
+    if isinstance(rows, dict):
+        cols = list(rows.values())
+        if rows and all(isinstance(c, list) for c in cols) and len({len(c) for c in cols}) == 1:
+            keys = list(rows)
+            rows = [dict(zip(keys, vals)) for vals in zip(*cols)]   # columns of equal length
+        else:
+            rows = [rows]                                           # one row
+    if not isinstance(rows, list):
+        raise UserError(f"could not read {label}: expected an array of objects, found {_kind_of(rows)}")
+    if not rows:
+        raise UserError(f"{label} holds no examples (an empty array)")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise UserError(f"could not read {label}: item {i} of the array is {_kind_of(row)}, not an object "
+                            "with the task's columns")
+    return rows
+
+
+def _lines(data: str, label: str) -> list[dict]:
+    rows = []
+    for n, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line, parse_constant=_no_constant)
+        except json.JSONDecodeError as e:
+            raise UserError(f"could not read {label}: line {n} is not valid JSON ({e.msg}, column {e.colno})") from None
+        except ValueError as e:
+            raise UserError(f"could not read {label}: line {n}: {e}") from None
+        if not isinstance(row, dict):
+            raise UserError(f"could not read {label}: line {n} is {_kind_of(row)}, not a JSON object "
+                            "with the task's columns")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"{label} holds no examples (only blank lines)")
+    return rows
 
 
 def _quiet_datasets():
@@ -51,80 +161,29 @@ def _quiet_datasets():
     return datasets
 
 
-def _kind_of(value: Any) -> str:
-    return "null" if value is None else {"list": "an array", "str": "a string", "bool": "a boolean"}.get(
-        type(value).__name__, "a number")
-
-
-def check_json_rows(path: Path) -> None:
-    """Refuse, in one line, a JSON / JSON Lines file whose rows are not all JSON objects, or that
-    is not valid JSON or UTF-8. pyarrow's JSON reader, which datasets uses, can crash the whole
-    process on some such files (a null row before the first object, for one), so it must never
-    see them. A JSON Lines file is read a line at a time."""
-    name = path.name
-    with open(path, "rb") as f:
-        head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    try:
-        if head.startswith(b"["):
-            rows = json.loads(path.read_bytes().decode("utf-8-sig"))
-            for i, row in enumerate(rows):
-                if not isinstance(row, dict):
-                    raise UserError(f"could not read {name}: item {i} of the array is {_kind_of(row)}, not an object with the task's columns")
-            return
-        if head.startswith(b"{"):
-            try:
-                if isinstance(json.loads(path.read_bytes().decode("utf-8-sig")), dict):
-                    return  # one object (datasets reads its lists as columns)
-            except json.JSONDecodeError:
-                pass  # JSON Lines
-        with open(path, "r", encoding="utf-8-sig") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise UserError(f"could not read {name}: line {n} is not valid JSON ({e.msg}, column {e.colno})") from None
-                if not isinstance(row, dict):
-                    raise UserError(f"could not read {name}: line {n} is {_kind_of(row)}, not a JSON object with the task's columns")
-    except UnicodeDecodeError as e:
-        raise UserError(f"could not read {name}: not valid UTF-8 text (byte {e.start}); re-save the file as UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"could not read {name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    except RecursionError:
-        raise UserError(f"could not read {name}: JSON nested too deeply to read") from None
-
-
-def _load_files(files: list[Path]):
+def parquet_rows(path: Path, label: str) -> list[dict]:
+    """A parquet file's rows, loaded into memory through ``datasets`` with a temporary cache
+    (removed before returning: nothing is left in the user's datasets cache)."""
     datasets = _quiet_datasets()
-    kinds = {LOCAL_SUFFIXES[f.suffix.lower()] for f in files}
-    if len(kinds) > 1:
-        raise UserError("--data-path mixes parquet and JSON files; point it at one kind")
-    kind = kinds.pop()
-    empty = [f for f in files if f.stat().st_size == 0 or (kind == "json" and f.read_bytes()[:64].strip() in (b"[]", b""))]
-    if empty:
-        raise UserError(f"{empty[0].name} holds no examples (the file is empty)")
-    extra = {}
-    if kind == "json":
-        for f in files:
-            check_json_rows(f)
-        # pyarrow's JSON reader (25.x, 26.x) can kill the process with a segfault when a column's
-        # type changes between two blocks of one read (e.g. an int, then a bool). One block per
-        # file avoids it: datasets uses chunksize // 32 as the block size, and a file read whole
-        # grows at most ~3x when datasets re-encodes it.
-        largest = max(f.stat().st_size for f in files)
-        extra["chunksize"] = 32 * min(max(4 * largest, 1 << 20), (1 << 31) - 1)
+    tmp = tempfile.mkdtemp(prefix="rmbench-parquet-")
     try:
-        return datasets.load_dataset(kind, data_files=[str(f) for f in files], split="train", **extra)
+        ds = datasets.load_dataset("parquet", data_files=[str(path)], split="train", cache_dir=tmp,
+                                   keep_in_memory=True)
+        rows = [dict(r) for r in _checked(ds, label)]
+    except UserError:
+        raise
     except Exception as e:  # datasets raises many types for unreadable or malformed files
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        names = files[0].name if len(files) == 1 else f"{len(files)} files under {files[0].parent}"
-        raise UserError(f"could not read {names}: {msg}") from None
+        raise UserError(f"could not read {label}: {msg}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not rows:
+        raise UserError(f"{label} holds no examples (no rows)")
+    return rows
 
 
-def _checked_rows(ds, label: str) -> Iterator[dict]:
-    """Rows of a loaded file; bytes that are not UTF-8 (pyarrow's JSON reader lets them into
-    string columns and they fail only when a row is read) become a one-line error."""
+def _checked(ds, label: str) -> Iterator[dict]:
+    """Rows of a loaded dataset; text that is not UTF-8 becomes a one-line error."""
     it = iter(ds)
     index = 0
     while True:
@@ -133,33 +192,40 @@ def _checked_rows(ds, label: str) -> Iterator[dict]:
         except StopIteration:
             return
         except UnicodeDecodeError as e:
-            raise UserError(f"{label}: row {index} is not valid UTF-8 text ({e.reason}); "
-                            "re-save the file as UTF-8") from None
+            raise UserError(f"{label}: row {index} is not valid UTF-8 text ({e.reason}); re-save the file as UTF-8") from None
         yield row
         index += 1
 
 
-def iter_local_rows(spec: TaskSpec, data_path: str, per_file: bool = False) -> tuple[Iterator[tuple[dict, Path | None]], dict]:
-    """Rows from local files. With ``per_file`` each file is loaded on its own so that the
-    schema can use the file name (e.g. RM-Bench's per-domain files)."""
-    files = local_files(data_path)
-    provenance: dict[str, Any] = {"kind": "local", "path": str(Path(data_path).resolve()),
-                                  "files": {str(f.relative_to(Path(data_path)) if Path(data_path).is_dir() else f.name): _sha256(f) for f in files}}
+def _label(f: Path, root: Path) -> str:
+    """A file as the user can find it: relative to --data-path when that is a folder."""
+    if root.is_dir():
+        try:
+            return str(f.relative_to(root))
+        except ValueError:
+            pass
+    return f.name
 
-    def gen() -> Iterator[tuple[dict, Path | None]]:
-        if per_file:
-            for f in files:
-                for row in _checked_rows(_load_files([f]), f.name):
-                    yield row, f
-        else:
-            label = files[0].name if len(files) == 1 else f"{len(files)} files under {Path(data_path)}"
-            for row in _checked_rows(_load_files(files), label):
-                yield row, None
+
+def iter_local_rows(spec: TaskSpec, data_path: str) -> tuple[Rows, dict]:
+    """Rows from local files, one file at a time, each with its file and row number."""
+    root = Path(data_path)
+    files = local_files(data_path)
+    provenance: dict[str, Any] = {"kind": "local", "path": str(root.resolve()),
+                                  "files": {_label(f, root): _sha256(f) for f in files}}
+
+    def gen() -> Rows:
+        for f in files:
+            label = _label(f, root)
+            kind = LOCAL_SUFFIXES[f.suffix.lower()]
+            rows = json_rows(f, label) if kind == "json" else parquet_rows(f, label)
+            for pos, row in enumerate(rows):
+                yield row, Where(label, pos, f)
 
     return gen(), provenance
 
 
-def iter_hub_rows(spec: TaskSpec) -> tuple[Iterator[tuple[dict, Path | None]], dict]:
+def iter_hub_rows(spec: TaskSpec) -> tuple[Rows, dict]:
     datasets = _quiet_datasets()
     src = spec.source
     if not src.hub:
@@ -180,24 +246,24 @@ def iter_hub_rows(spec: TaskSpec) -> tuple[Iterator[tuple[dict, Path | None]], d
                   "revision": src.revision, "fingerprints": {s: getattr(ds, "_fingerprint", None) for s, ds in loaded},
                   "cache_files": {s: [Path(c["filename"]).parent.name for c in ds.cache_files][:1] for s, ds in loaded}}
 
-    def gen():
+    def gen() -> Rows:
         for split, ds in loaded:
-            for row in ds:
+            for pos, row in enumerate(_checked(ds, f"{src.hub} split {split}")):
                 if len(splits) > 1:
                     row = dict(row)
                     row.setdefault("subset", split)
-                yield row, None
+                yield row, Where(f"{src.hub} split '{split}'", pos)
 
     return gen(), provenance
 
 
-def iter_demo_rows(spec: TaskSpec) -> tuple[Iterator[tuple[dict, Path | None]], dict]:
+def iter_demo_rows(spec: TaskSpec) -> tuple[Rows, dict]:
     from rmbench.resources import demo_dir
 
     if not spec.demo:
         raise UserError(f"task '{spec.name}' ships no demo sample")
     path = demo_dir() / spec.demo
-    rows, prov = iter_local_rows(spec, str(path), per_file=True)
+    rows, prov = iter_local_rows(spec, str(path))
     prov["kind"] = "demo"
     prov["path"] = f"rmbench/demo/{spec.demo}"
     return rows, prov

@@ -100,6 +100,35 @@ def all_specs() -> list[TaskSpec]:
     return [parse_spec(p) for p in registry.task_files().values()]
 
 
+def _list_option(spec: TaskSpec, key: str, value: Any, default: list | tuple) -> list:
+    """A list option from the command line: ``a+b+c`` (or a list), each item of the kind the
+    default's items are. A list of numbers is a vector (``prior_weights=2+2+2+2+1``): it keeps the
+    default's length and every item must be a finite number."""
+    import math
+    import re
+
+    items = [s.strip() for s in re.split(r"[+|]", value)] if isinstance(value, str) else list(value)
+    items = [x for x in items if x != ""]
+    if not items:
+        raise UserError(f"task '{spec.name}': option '{key}' is empty")
+    numeric = bool(default) and all(isinstance(d, (int, float)) and not isinstance(d, bool) for d in default)
+    if not numeric:
+        return [str(x) for x in items]
+    out = []
+    for x in items:
+        try:
+            v = float(x) if not isinstance(x, (int, float)) or isinstance(x, bool) else x
+        except ValueError:
+            v = None
+        if v is None or isinstance(v, bool) or not math.isfinite(v):
+            raise UserError(f"task '{spec.name}': option '{key}' takes numbers (like {'+'.join(map(str, default))}), "
+                            f"not '{x}'")
+        out.append(int(v) if float(v).is_integer() and all(isinstance(d, int) for d in default) else v)
+    if len(out) != len(default):  # a numeric list is a vector with one entry per position (e.g. weights)
+        raise UserError(f"task '{spec.name}': option '{key}' needs {len(default)} numbers, got {len(out)}")
+    return out
+
+
 def apply_task_args(spec: TaskSpec, task_args: dict[str, Any] | None) -> TaskSpec:
     """Overlay ``--task-args`` on a task's options. Only options the task's YAML declares can be
     set, and a value must have the declared option's kind (a list option also takes a string
@@ -112,7 +141,8 @@ def apply_task_args(spec: TaskSpec, task_args: dict[str, Any] | None) -> TaskSpe
         if isinstance(default, dict):
             raise UserError(f"task '{spec.name}': option '{key}' holds scoring constants and cannot be set from the command line")
         if isinstance(default, (list, tuple)):
-            ok = isinstance(value, (str, list, tuple))
+            value = _list_option(spec, key, value, default)
+            ok = True
         elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, (int, float)):

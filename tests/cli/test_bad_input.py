@@ -136,7 +136,7 @@ def test_rescore_refuses_an_unfinished_or_broken_run(tmp_path, data):
     (run_dir / "run.json").write_text(json.dumps(info))
     _check(run_cli("rescore", str(run_dir)), "not complete")
     (run_dir / "run.json").write_text("{broken")
-    _check(run_cli("rescore", str(run_dir)), "run.json is unreadable")
+    _check(run_cli("rescore", str(run_dir)), "run.json is not valid JSON")
 
 
 def test_show_refuses_a_summary_of_the_wrong_shape(tmp_path):

@@ -191,11 +191,16 @@ def test_a_streak_of_the_same_auth_or_not_found_error_stops_the_run_and_keeps_wh
     records = [json.loads(line) for line in (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records if not r["failures"]] == ["0", "1", "2"]
     assert len(records) == 3 + (STOP_AFTER_SAME_ERROR - 2) // 2  # examples whose two requests both failed
-    # fixed: the same command with --retry-failed asks only what is missing or failed
+    info = json.loads((tmp_path / "out" / "r" / "run.json").read_text())
+    assert info["status"] == "stopped" and "requests in a row failed" in info["reason"]
+    # fixed: the same command asks again what failed when the run stopped, and what is missing
     fake_api.reset()
-    res = run_cli(*args, "--retry-failed")
+    res = run_cli(*args)
     assert res.returncode == 0, res.stderr
+    assert "judge again" in res.stderr
     assert fake_api.total == 2 * (48 - 3)
+    summary = json.loads((tmp_path / "out" / "r" / "summary.json").read_text())
+    assert summary["tasks"]["rewardbench"]["judging"]["failures"] == {}
 
 
 def test_failures_that_differ_or_are_retryable_do_not_stop_a_run(fake_api, tmp_path):

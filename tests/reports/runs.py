@@ -26,10 +26,24 @@ def identity(model: str, tasks: list[str], data: dict | None = None, **settings)
     return ident
 
 
-def write_run_json(path: Path, ident: dict) -> None:
+def write_run_json(path: Path, ident: dict, records: list[dict] | None = None) -> None:
+    """run.json as the runner writes it; with ``records``, also what it records per task (scoring,
+    options, the examples judged) so that the validated readers accept the run."""
+    from rmbench.store.schema import identity_hash, ids_sha256
+    from rmbench.tasks import get_spec
+
     config = {k: v for k, v in ident.items() if k not in ("data", "judge")}
     run = {"rmbench_version": "0.1.0", "status": "complete", "config": config, "identity": ident,
-           "judge": ident["judge"], "datasets": ident["data"], "finished": "2026-11-20T10:00:00+00:00"}
+           "identity_hash": identity_hash(ident), "judge": ident["judge"], "datasets": ident["data"],
+           "finished": "2026-11-20T10:00:00+00:00"}
+    if records is not None:
+        tasks = {}
+        for t in ident["tasks"]:
+            spec = get_spec(t)
+            ids = [r["id"] for r in records if r["task"] == t]
+            tasks[t] = {"scoring": spec.scoring, "version": spec.version, "options": spec.options,
+                        "selection": {"n": len(ids), "ids_sha256": ids_sha256(ids)}}
+        run["tasks"] = tasks
     (path / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
 
 
@@ -40,8 +54,10 @@ def summary_run(root: Path, name: str, model: str, tasks: dict[str, dict], data:
     path.mkdir(parents=True)
     ident = identity(model, list(tasks), data, **settings)
     write_run_json(path, ident)
-    summary = {"rmbench_version": "0.1.0", "model": model, "seed": ident["seed"], "judge": ident["judge"],
-               "tasks": tasks}
+    from rmbench.store.schema import identity_hash
+
+    summary = {"rmbench_version": "0.1.0", "run_identity": identity_hash(ident), "model": model,
+               "seed": ident["seed"], "judge": ident["judge"], "tasks": tasks}
     (path / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return path
 
@@ -71,8 +87,12 @@ def records_run(root: Path, name: str, model: str, records: list[dict], data: di
                 **settings) -> Path:
     path = root / name
     path.mkdir(parents=True)
-    write_run_json(path, identity(model, ["rewardbench"], data, **settings))
-    (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    ident = identity(model, ["rewardbench"], data, **settings)
+    write_run_json(path, ident, records)
+    from rmbench.store.schema import identity_hash
+
+    stamped = [{"run_identity": identity_hash(ident), **r} for r in records]
+    (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in stamped), encoding="utf-8")
     rescore(path)
     return path
 

@@ -112,7 +112,7 @@ def test_refuses_inconsistent_shards(tmp_path, data):
     (s[2] / "run.json").write_text(json.dumps(run))
     lines = (s[2] / "records.jsonl").read_text().splitlines(keepends=True)
     (s[2] / "records.jsonl").write_text("".join(lines[:-1]))
-    _one_line_error(_merge(*s, "-o", out / "m"), "records of task rewardbench")
+    _one_line_error(_merge(*s, "-o", out / "m"), "task 'rewardbench' has 6 records", "judged 7")
     assert not (out / "m").exists()
 
 

@@ -26,8 +26,8 @@ def runs(tmp_path, monkeypatch):
     rows[3]["correct"] = [not v for v in rows[3]["correct"]]
     paths = []
     for method in ("knockout", "bt"):
-        provider = Batched("judge", RunConfig(model="stand-in/judge", tasks=["bon"]))
-        paths.append(run_with(provider, monkeypatch, tmp_path, rows, name=method, aggregate=method))
+        provider = Batched("judge")
+        paths.append(run_with(provider, tmp_path, rows, name=method, aggregate=method))
         monkeypatch.undo()
     for model in ("baseline/longest", "baseline/random"):
         cfg = RunConfig(model=model, tasks=["bon"], data_path=str(tmp_path / "knockout.jsonl"),

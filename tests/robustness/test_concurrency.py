@@ -20,7 +20,7 @@ def test_a_locked_run_directory_is_refused_with_one_line(tmp_path):
     assert cli_main(run_args(MODEL, data, out, "r", "--limit", "6")) == 0   # a run that later resumes
     before = {p.name: p.read_bytes() for p in (out / "r").iterdir()}
     holder = RunDir(out / "r")
-    holder._lock()                                  # what a live run holds for its whole life
+    holder.lock()                                  # what a live run holds for its whole life
     try:
         res = cli(*run_args(MODEL, data, out, "r", "--limit", "6"))
         assert_one_line_error(res, "another rmbench run is using", "locked")

@@ -50,14 +50,19 @@ def child_env(env: dict | None = None) -> dict:
     return full
 
 
+def _entry(env: dict | None) -> str:
+    """rmbench's own entry point, or the test-only one that installs the crash hook."""
+    return "tests.robustness.crash_entry" if (env or {}).get(CRASH_ENV) else "rmbench.cli.main"
+
+
 def cli(*args: str, env: dict | None = None, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    """``rmbench ARGS`` in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.main", *args], cwd=REPO, env=child_env(env),
+    """``rmbench ARGS`` in a fresh interpreter (with ``CRASH_ENV`` in ``env``: killed at that point)."""
+    return subprocess.run([sys.executable, "-m", _entry(env), *args], cwd=REPO, env=child_env(env),
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def popen(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rmbench.cli.main", *args], cwd=REPO, env=child_env(env),
+    return subprocess.Popen([sys.executable, "-m", _entry(env), *args], cwd=REPO, env=child_env(env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -72,7 +72,7 @@ def test_hub_layout_with_string_ids_and_a_domain_column(tmp_path):
 
 def test_unknown_domain_is_a_one_line_error(tmp_path):
     write_json(tmp_path / "misc.json", [_row(1, "p", "x")])
-    with pytest.raises(UserError, match="cannot tell the RM-Bench domain of file misc.json"):
+    with pytest.raises(UserError, match="misc.json row 0: cannot tell the RM-Bench domain"):
         load_task(get_spec("rm-bench"), str(tmp_path / "misc.json"))
 
 

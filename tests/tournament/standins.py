@@ -9,10 +9,8 @@ import re
 import time
 from pathlib import Path
 
-import rmbench.judges
-from rmbench.config import RunConfig
+import rmbench
 from rmbench.judges.base import BaseProvider, GenOutput
-from rmbench.runner import run
 from tests.helpers import write_jsonl
 from tests.servers import fake_model
 
@@ -32,7 +30,7 @@ class Batched(BaseProvider):
 
     batched = True
 
-    def __init__(self, name, config):
+    def __init__(self, name, config=None):
         super().__init__(name, config)
         self.sizes: list[int] = []
 
@@ -45,7 +43,7 @@ class Slow(BaseProvider):
     """An async API stand-in whose latency depends on the item (read from the prompt); it keeps
     (item, start, end) for every request."""
 
-    def __init__(self, name, config, latency):
+    def __init__(self, name, config=None, latency=None):
         super().__init__(name, config)
         self.latency = latency
         self.log: list[tuple[int, float, float]] = []
@@ -71,11 +69,10 @@ def bon_rows(items: int, n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def run_with(provider, monkeypatch, tmp_path, rows, name: str = "r", **kw) -> Path:
-    """``rmbench.runner.run`` on the ``bon`` task in-process, with ``provider`` as the judge's
-    provider (no cache, so every comparison reaches it)."""
+def run_with(provider, tmp_path, rows, name: str = "r", **kw) -> Path:
+    """The ``bon`` task through the Python API with ``provider`` as the judge's provider (no
+    cache, so every comparison reaches it), into a run directory."""
     data = write_jsonl(tmp_path / f"{name}.jsonl", rows)
-    monkeypatch.setattr(rmbench.judges, "build_provider", lambda config: provider)
-    cfg = RunConfig(model="stand-in/judge", tasks=["bon"], data_path=str(data), output_dir=str(tmp_path / "out"),
-                    run_name=name, no_cache=True, **kw)
-    return run(cfg, argv=["rmbench"], show_progress=False)
+    res = rmbench.evaluate(provider, ["bon"], data_path=str(data), output_dir=tmp_path / "out", run_name=name,
+                           no_cache=True, progress=False, **kw)
+    return res.path

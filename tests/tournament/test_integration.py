@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.config import RunConfig
 from tests.helpers import run_cli, write_json, write_jsonl
 from tests.tournament.standins import Batched, Slow, bon_rows, run_with
 
@@ -24,12 +23,11 @@ def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in (path / "records.jsonl").open()]
 
 
-def test_a_batched_engine_gets_one_call_per_knockout_round(monkeypatch, tmp_path):
+def test_a_batched_engine_gets_one_call_per_knockout_round(tmp_path):
     """50 items x 8 candidates, both orders: rounds of 4, 2 and 1 matches per item, i.e. three
     generate_batch calls of 400, 200 and 100 prompts when the window holds every item."""
-    cfg = RunConfig(model="stand-in/judge", tasks=["bon"])
-    provider = Batched("judge", cfg)
-    path = run_with(provider, monkeypatch, tmp_path, bon_rows(50, 8), aggregate="knockout")
+    provider = Batched("judge")
+    path = run_with(provider, tmp_path, bon_rows(50, 8), aggregate="knockout")
     assert provider.sizes == [400, 200, 100]
     summ = json.loads((path / "summary.json").read_text())["tasks"]["bon"]
     assert summ["score"] == 1.0              # the judge always prefers the higher quality
@@ -40,24 +38,22 @@ def test_a_batched_engine_gets_one_call_per_knockout_round(monkeypatch, tmp_path
     assert all(r["tournament"]["credit"] == 1.0 and len(r["tournament"]["matches"]) == 7 for r in recs)
 
 
-def test_a_batched_engine_gets_one_call_for_a_whole_round_robin(monkeypatch, tmp_path):
-    cfg = RunConfig(model="stand-in/judge", tasks=["bon"])
-    provider = Batched("judge", cfg)
-    run_with(provider, monkeypatch, tmp_path, bon_rows(20, 6), aggregate="bt")
+def test_a_batched_engine_gets_one_call_for_a_whole_round_robin(tmp_path):
+    provider = Batched("judge")
+    run_with(provider, tmp_path, bon_rows(20, 6), aggregate="bt")
     assert provider.sizes == [20 * 15 * 2]
 
 
-def test_an_item_never_waits_for_a_slower_item(monkeypatch, tmp_path):
+def test_an_item_never_waits_for_a_slower_item(tmp_path):
     """Ten items, each slower than the one before. Each item starts its next round as soon as
     its own round is back: the fastest item has finished its whole bracket before the slowest
     item's first round returns, and no item waits between its rounds."""
-    cfg = RunConfig(model="stand-in/judge", tasks=["bon"])
 
     def latency(item):
         return 0.02 + 0.05 * item
 
-    provider = Slow("judge", cfg, latency)
-    path = run_with(provider, monkeypatch, tmp_path, bon_rows(10, 8, seed=1), aggregate="knockout",
+    provider = Slow("judge", latency=latency)
+    path = run_with(provider, tmp_path, bon_rows(10, 8, seed=1), aggregate="knockout",
                      concurrency=512)
     by_item: dict[int, list[tuple[float, float]]] = {}
     for item, t0, t1 in provider.log:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rmbench.errors import UserError
+from rmbench.errors import RowError
 from rmbench.tasks.spec import TaskSpec
 
 ROLES = ("system", "user", "assistant")
@@ -12,7 +12,7 @@ ROLES = ("system", "user", "assistant")
 
 def need(row: dict, key: str, spec: TaskSpec, index: int) -> Any:
     if key not in row:
-        raise UserError(f"task '{spec.name}': row {index} is missing column '{key}' "
+        raise RowError(f"is missing column '{key}' "
                         f"(columns present: {', '.join(sorted(map(str, row))) or 'none'})")
     return row[key]
 
@@ -21,9 +21,9 @@ def text(value: Any, key: str, spec: TaskSpec, index: int, allow_empty: bool = T
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise UserError(f"task '{spec.name}': row {index} column '{key}' must be text, got {type(value).__name__}")
+        raise RowError(f"column '{key}' must be text, got {type(value).__name__}")
     if not allow_empty and not value.strip():
-        raise UserError(f"task '{spec.name}': row {index} column '{key}' is empty")
+        raise RowError(f"column '{key}' is empty")
     return value
 
 
@@ -36,17 +36,17 @@ def messages(value: Any, key: str, spec: TaskSpec, index: int) -> tuple[dict, ..
         out = []
         for turn in value:
             if not isinstance(turn, dict) or "role" not in turn or "content" not in turn:
-                raise UserError(f"task '{spec.name}': row {index} column '{key}' must be a list of {{role, content}} messages")
+                raise RowError(f"column '{key}' must be a list of {{role, content}} messages")
             role = str(turn["role"]).lower()
             if role == "human":
                 role = "user"
             if role in ("gpt", "bot", "model"):
                 role = "assistant"
             if role not in ROLES:
-                raise UserError(f"task '{spec.name}': row {index} column '{key}' has unknown role '{turn['role']}'")
+                raise RowError(f"column '{key}' has unknown role '{turn['role']}'")
             out.append({"role": role, "content": "" if turn["content"] is None else str(turn["content"])})
         return tuple(out)
-    raise UserError(f"task '{spec.name}': row {index} column '{key}' must be text or a message list")
+    raise RowError(f"column '{key}' must be text or a message list")
 
 
 def count(notes: dict, key: str, ident: str | None = None, keep: int = 20) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rmbench.errors import UserError
+from rmbench.errors import RowError
 from rmbench.tasks.schemas._common import count, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
@@ -31,28 +31,28 @@ def _flag(value: Any, key: str, spec: TaskSpec, index: int) -> bool:
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise UserError(f"task '{spec.name}': row {index} column '{key}' must hold true/false values, got {value!r}")
+    raise RowError(f"column '{key}' must hold true/false values, got {value!r}")
 
 
 def _preferred(row: dict, f: dict, n: int, spec: TaskSpec, index: int) -> tuple[int, ...]:
     flags, best = row.get(f["correct"]), row.get(f["best"])
     if flags is None and best is None:
-        raise UserError(f"task '{spec.name}': row {index} needs '{f['correct']}' (one true/false per response) "
+        raise RowError(f"needs '{f['correct']}' (one true/false per response) "
                         f"or '{f['best']}' (the index of the best response)")
     if flags is not None:
         if not isinstance(flags, (list, tuple)) or len(flags) != n:
             got = f"{len(flags)} values" if isinstance(flags, (list, tuple)) else type(flags).__name__
-            raise UserError(f"task '{spec.name}': row {index} column '{f['correct']}' must hold one true/false per "
+            raise RowError(f"column '{f['correct']}' must hold one true/false per "
                             f"response ({n}), got {got}")
         preferred = tuple(k for k, v in enumerate(flags) if _flag(v, f["correct"], spec, index))
     if best is not None:
         if isinstance(best, bool) or not isinstance(best, int) or not 0 <= best < n:
-            raise UserError(f"task '{spec.name}': row {index} column '{f['best']}' must be a response index "
+            raise RowError(f"column '{f['best']}' must be a response index "
                             f"from 0 to {n - 1}, got {best!r}")
         if flags is None:
             return (best,)
         if best not in preferred:
-            raise UserError(f"task '{spec.name}': row {index} names response {best} as '{f['best']}' but marks it "
+            raise RowError(f"names response {best} as '{f['best']}' but marks it "
                             f"incorrect in '{f['correct']}'")
     return preferred
 
@@ -67,13 +67,13 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     elif row.get(f["prompt"]) is not None:
         msgs = messages(text(row[f["prompt"]], f["prompt"], spec, index), f["prompt"], spec, index)
     else:
-        raise UserError(f"task '{spec.name}': row {index} needs '{f['messages']}' (a message list) or "
+        raise RowError(f"needs '{f['messages']}' (a message list) or "
                         f"'{f['prompt']}' (text)")
     if msgs[-1]["role"] != "user":
         count(notes, "conversations not ending with a user turn", ident)
     raw = need(row, f["responses"], spec, index)
     if not isinstance(raw, (list, tuple)):
-        raise UserError(f"task '{spec.name}': row {index} column '{f['responses']}' must be a list of responses")
+        raise RowError(f"column '{f['responses']}' must be a list of responses")
     responses = tuple(text(v, f"{f['responses']}[{k}]", spec, index) for k, v in enumerate(raw))
     if len(responses) < 2:
         count(notes, "rows with fewer than two responses (skipped)", ident)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rmbench.errors import UserError
+from rmbench.errors import RowError
 from rmbench.tasks.schemas._common import count, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
@@ -24,7 +24,7 @@ def _completions(value: Any, key: str, spec: TaskSpec, index: int) -> tuple[str,
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)):
-        raise UserError(f"task '{spec.name}': row {index} column '{key}' must be a list of responses")
+        raise RowError(f"column '{key}' must be a list of responses")
     return tuple(text(v, f"{key}[{k}]", spec, index) for k, v in enumerate(value))
 
 
@@ -56,7 +56,7 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     if subset.lower() == TIES:
         kind, sep, prompt_id = ident.partition(":")
         if not sep or kind not in ("ref", "tied") or not prompt_id:
-            raise UserError(f"task '{spec.name}': Ties row {index} has id '{ident}'; expected ref:<prompt_id> "
+            raise RowError(f"a Ties row has id '{ident}'; expected ref:<prompt_id> "
                             f"or tied:<prompt_id>")
         labels = {"ties_kind": kind, "prompt_id": prompt_id}
     elif len(chosen) != 1 or len(rejected) != 3:

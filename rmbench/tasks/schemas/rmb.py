@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rmbench.errors import UserError
+from rmbench.errors import RowError, UserError
 from rmbench.tasks.schemas._common import count, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
@@ -82,7 +82,7 @@ def _category(row: dict, path: Path | None) -> tuple[str, str] | None:
 
 def _answer(value: Any, key: str, spec: TaskSpec, index: int) -> tuple[str, str | None]:
     if not isinstance(value, dict) or "answer" not in value:
-        raise UserError(f"task '{spec.name}': row {index} column '{key}' must be an {{llm_name, answer}} object")
+        raise RowError(f"column '{key}' must be an {{llm_name, answer}} object")
     return text(value.get("answer"), f"{key}.answer", spec, index), value.get("llm_name")
 
 
@@ -91,7 +91,7 @@ def _part(row: dict, spec: TaskSpec, index: int) -> str:
         return BON
     if row.get("pair_uid") is not None:
         return PAIRWISE
-    raise UserError(f"task '{spec.name}': row {index} has neither 'pair_uid' (pairwise) nor 'bon_uid' (best-of-N); "
+    raise RowError(f"has neither 'pair_uid' (pairwise) nor 'bon_uid' (best-of-N); "
                     f"columns present: {', '.join(sorted(k for k, v in row.items() if v is not None)) or 'none'}")
 
 
@@ -102,8 +102,8 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     part = _part(row, spec, index)
     cat = _category(row, path)
     if cat is None:
-        raise UserError(f"task '{spec.name}': row {index} has no usable 'category_path' "
-                        f"(expected e.g. Pairwise_set/Helpfulness/Chat/Discussion)")
+        raise RowError("has no usable 'category_path' "
+                        "(expected e.g. Pairwise_set/Helpfulness/Chat/Discussion)")
     goal, scenario = cat
     if part not in _choices(spec, "parts", PARTS):
         count(notes, f"{'best-of-N' if part == BON else 'pairwise'} rows not selected (skipped)")
@@ -132,7 +132,10 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     else:
         best, best_model = _answer(need(row, "bon_best", spec, index), "bon_best", spec, index)
         losers_raw = need(row, "loser_list", spec, index)
-        if not isinstance(losers_raw, list) or not losers_raw:
+        if not isinstance(losers_raw, list):
+            raise RowError(f"column 'loser_list' must be a list of {{llm_name, answer}} objects, "
+                           f"not {type(losers_raw).__name__}")
+        if not losers_raw:
             count(notes, "best-of-N lists without losers (skipped)", ident)
             return None
         losers = [_answer(v, f"loser_list[{k}]", spec, index) for k, v in enumerate(losers_raw)]

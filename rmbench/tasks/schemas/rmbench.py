@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmbench.errors import UserError
+from rmbench.errors import RowError
 from rmbench.tasks.schemas._common import count, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
@@ -49,7 +49,7 @@ def _responses(row: dict, key: str, spec: TaskSpec, index: int) -> tuple[str, ..
     value = need(row, key, spec, index)
     if not isinstance(value, (list, tuple)) or len(value) != N_STYLES:
         got = f"{len(value)} items" if isinstance(value, (list, tuple)) else type(value).__name__
-        raise UserError(f"task '{spec.name}': row {index} column '{key}' must list {N_STYLES} responses "
+        raise RowError(f"column '{key}' must list {N_STYLES} responses "
                         f"(concise, detailed, markdown), got {got}")
     return tuple(text(v, f"{key}[{k}]", spec, index) for k, v in enumerate(value))
 
@@ -62,12 +62,11 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     if not domain:
         domain = domain_from_path(path)
     if not domain:
-        where = f"file {path.name}" if path is not None else f"row {index}"
-        raise UserError(f"task '{spec.name}': cannot tell the RM-Bench domain of {where}: rows need a 'domain' "
-                        f"column or the file name must start with one of {', '.join(sorted(DOMAINS))}")
+        raise RowError(f"cannot tell the RM-Bench domain: rows need a 'domain' column or the file name must "
+                       f"start with one of {', '.join(sorted(DOMAINS))}")
     domain = str(domain).lower()
     if scored_domain(domain) not in ("chat", "math", "code", "safety"):
-        raise UserError(f"task '{spec.name}': row {index} has unknown RM-Bench domain '{domain}'")
+        raise RowError(f"has unknown RM-Bench domain '{domain}'")
 
     if raw_id is None:
         ident = f"{domain}/{index}"

@@ -1,0 +1,259 @@
+"""One typed schema per persisted artifact: a record line, run.json and summary.json.
+
+Every reader (run on resume, rescore, merge, compare, gate, leaderboard, show) validates what it
+reads against these models, and a file that does not fit is refused with one line naming the
+file, the line (for records.jsonl) and the field. Validation checks the structure and the types
+of the keys rmbench reads; keys it does not know are allowed (so a newer writer's additions do
+not break an older reader), and the dicts are used as read (nothing is coerced or rewritten).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
+
+from rmbench.errors import UserError
+from rmbench.types import STATUSES
+
+RECORD_SCHEMA = 1
+
+Finite = Annotated[float, Field(allow_inf_nan=False, strict=False)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=False)]
+# a benchmark score: a share of examples, or a composite of shares and margins (RewardBench 2's
+# Ties adds 0.01 * mean(tanh(...)), which can take it slightly below 0)
+Share = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False, strict=False)]
+Count = Annotated[StrictInt, Field(ge=0)]
+Index = Annotated[StrictInt, Field(ge=0)]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+
+
+class _Open(BaseModel):
+    """Strict types for the keys we read; other keys pass through."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+# -- records.jsonl ------------------------------------------------------------------------------
+
+class JudgmentRec(_Open):
+    first: Index
+    second: Index
+    sample: Count = 0
+    status: Status
+    winner: Optional[Index] = None
+    label: Optional[StrictStr] = None
+    raw: Optional[StrictStr] = None
+    error: Optional[StrictStr] = None
+    usage: Optional[dict[StrictStr, Finite]] = None
+
+    @model_validator(mode="after")
+    def _winner(self):
+        if self.status == "ok" and self.winner not in (self.first, self.second):
+            raise ValueError(f"an ok judgment's winner must be {self.first} or {self.second}, not {self.winner}")
+        return self
+
+
+class PairRec(_Open):
+    i: Index
+    j: Index
+    judgments: list[JudgmentRec]
+
+
+class ScoreRec(_Open):
+    index: Index
+    sample: Count = 0
+    value: Optional[Finite] = None
+    status: Status
+    raw: Optional[StrictStr] = None
+    error: Optional[StrictStr] = None
+    usage: Optional[dict[StrictStr, Finite]] = None
+
+
+class ResultRec(_Open):
+    correct: Optional[Unit]
+
+
+class Record(_Open):
+    run_identity: Optional[StrictStr] = None
+    task: Annotated[StrictStr, Field(min_length=1)]
+    id: StrictStr
+    subset: StrictStr
+    labels: dict[StrictStr, Any] = {}
+    result: ResultRec
+    failures: dict[StrictStr, Count] = {}
+    pairs: Optional[list[PairRec]] = None
+    scores: Optional[list[list[ScoreRec]]] = None
+    tournament: Optional[dict[StrictStr, Any]] = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        extra = self.model_extra or {}
+        kinds = [k for k in ("pairs", "scores") if getattr(self, k) is not None]
+        kinds += [k for k in ("listwise",) if extra.get(k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a record holds exactly one of 'pairs', 'scores' or 'listwise'"
+                             + (f" (this one has {', '.join(kinds)})" if kinds else " (this one has none)"))
+        return self
+
+
+# -- summary.json -------------------------------------------------------------------------------
+
+Interval = Annotated[list[Finite], Field(min_length=2, max_length=2)]
+
+
+class _Scored(_Open):
+    score: Optional[Share] = None
+    n: Optional[Count] = None
+    ci: Optional[Interval] = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.ci is not None and self.ci[0] > self.ci[1]:
+            raise ValueError(f"interval [{self.ci[0]}, {self.ci[1]}] is reversed")
+        return self
+
+
+class SubsetSummary(_Scored):
+    accuracy: Optional[Unit] = None
+
+
+class SectionSummary(_Scored):
+    subsets: dict[StrictStr, SubsetSummary] = {}
+
+
+class TaskSummary(_Scored):
+    sections: dict[StrictStr, SectionSummary] = {}
+    metrics: dict[StrictStr, Optional[Finite]] = {}
+    metrics_ci: dict[StrictStr, Interval] = {}
+    score_with_prior: Optional[Share] = None
+    score_with_prior_ci: Optional[Interval] = None
+    notes: list[StrictStr] = []
+
+
+class Summary(_Open):
+    model: StrictStr
+    seed: StrictInt
+    tasks: dict[StrictStr, TaskSummary]
+
+
+# -- run.json -----------------------------------------------------------------------------------
+
+RunStatus = Literal["running", "complete", "interrupted", "stopped", "failed"]
+
+
+class Selection(_Open):
+    n: Count
+    ids_sha256: StrictStr
+
+
+class TaskInfo(_Open):
+    """What a run needs to be scored again without today's task YAML: the scoring module, the
+    task version, the options it used, and which examples it judged."""
+
+    scoring: StrictStr
+    version: StrictInt
+    options: dict[StrictStr, Any]
+    selection: Selection
+
+
+class RunJson(_Open):
+    rmbench_version: StrictStr
+    status: RunStatus
+    config: dict[StrictStr, Any]
+    identity: dict[StrictStr, Any]
+    identity_hash: Optional[StrictStr] = None
+    judge: dict[StrictStr, Any] = {}
+    tasks: Optional[dict[StrictStr, TaskInfo]] = None
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+def _where(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def describe(err: ValidationError) -> str:
+    """The first problem of a validation error, as 'field.path: what is wrong'."""
+    first = err.errors(include_url=False)[0]
+    msg = first.get("msg", "invalid")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"{_where(tuple(first.get('loc') or ()))}: {msg}"
+
+
+_WHAT = {"Summary": "summary", "RunJson": "run.json", "Record": "record"}
+
+
+def check(model: type[BaseModel], data: Any, where: str) -> Any:
+    """Validate ``data`` against ``model``; a one-line UserError naming ``where`` otherwise.
+    Returns ``data`` itself (validated, not converted)."""
+    if not isinstance(data, dict):
+        found = "null" if data is None else {"list": "an array", "str": "a string"}.get(type(data).__name__, "a number")
+        raise UserError(f"{where}: not an rmbench {_WHAT.get(model.__name__, model.__name__)} "
+                        f"(expected a JSON object, found {found})")
+    try:
+        model.model_validate(data)
+    except ValidationError as e:
+        raise UserError(f"{where}: {describe(e)}") from None
+    return data
+
+
+def record_problem(data: Any) -> str | None:
+    """Why a parsed line is not a valid record (None when it is)."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object, found {'null' if data is None else type(data).__name__}"
+    try:
+        Record.model_validate(data)
+    except ValidationError as e:
+        return describe(e)
+    return None
+
+
+def load_json(path: Path, what: str) -> Any:
+    from rmbench.store.files import read_text
+
+    try:
+        text = read_text(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no {what}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: {what} is not UTF-8 text") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as e:
+        raise UserError(f"{path}: {what} is not valid JSON ({e})") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_run_json(path: Path) -> dict:
+    return check(RunJson, load_json(path, "run.json"), str(path))
+
+
+def read_summary(path: Path) -> dict:
+    return check(Summary, load_json(path, "summary.json"), str(path))
+
+
+# -- identities -----------------------------------------------------------------------------------
+
+def identity_hash(identity: dict) -> str:
+    """A short fingerprint of a run's identity (the settings that change results, the data)."""
+    blob = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def ids_sha256(ids: list[str]) -> str:
+    """The fingerprint of an ordered list of example ids (a task's selection)."""
+    h = hashlib.sha256()
+    for i in ids:
+        h.update(i.encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()

@@ -1,0 +1,365 @@
+"""Issue 11's findings, each reproduced as it was found and asserted to end in the correct
+result or one line with exit code 2, nothing lost and nothing written outside the run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests import rb_fixture
+from tests.helpers import run_cli, write_json, write_jsonl
+
+
+def _rows(n: int = 12) -> list[dict]:
+    base = rb_fixture.rows()
+    out = []
+    for k in range(n):
+        r = dict(base[k % len(base)])
+        r["id"] = k
+        r["prompt"] = f"{r['prompt']} (variant {k})"
+        out.append(r)
+    return out
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    return write_json(tmp_path / "rb.json", _rows())
+
+
+def run(tmp_path, data, *extra, model="baseline/longest", name="r", out="out"):
+    return run_cli("run", "--model", model, "--task", "rewardbench", "--data-path", str(data),
+                   "--output-dir", str(tmp_path / out), "--run-name", name, "--quiet", *extra)
+
+
+def ok(res):
+    assert res.returncode == 0, res.stderr
+    return res
+
+
+def one_line(res, *needles):
+    err = res.stderr.strip()
+    assert res.returncode == 2, (res.returncode, res.stderr[-2000:])
+    assert "Traceback" not in res.stderr and len(err.splitlines()) == 1, err
+    assert err.startswith("rmbench: error: "), err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+def tree_hash(root: Path, skip: Path | None = None) -> dict[str, str]:
+    """Every file under ``root`` (not following links) with its content hash, except under ``skip``."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        if skip is not None and Path(dirpath).resolve() == skip.resolve():
+            dirs[:] = []
+            continue
+        for f in files:
+            p = Path(dirpath) / f
+            if p.is_symlink():
+                out[str(p)] = "link:" + os.readlink(p)
+            else:
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+# 1 -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["records.jsonl", "run.json", "summary.json", ".lock"])
+def test_1_a_file_swapped_for_a_link_is_never_followed(tmp_path, data, name):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\nno newline at the end")
+    (run_dir / name).unlink()
+    (run_dir / name).symlink_to(victim)
+    res = run(tmp_path, data)
+    if name == "summary.json":   # a rerun replaces the summary: it removes the link, never writes through it
+        ok(res)
+        assert not (run_dir / name).is_symlink()
+    else:
+        one_line(res, "symbolic link", name)
+    assert victim.read_text() == "precious\nno newline at the end"
+
+
+def test_1_rescore_and_gate_do_not_write_through_links(tmp_path, data):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (run_dir / "summary.md").unlink()
+    (run_dir / "summary.md").symlink_to(victim)
+    ok(run_cli("rescore", str(run_dir)))       # summary.md is replaced (the link itself), not written through
+    assert victim.read_text() == "precious" and not (run_dir / "summary.md").is_symlink()
+    (run_dir / "gate.md").symlink_to(victim)
+    res = run_cli("gate", "--baseline", str(run_dir), "--candidate", str(run_dir))
+    assert res.returncode == 0, res.stderr
+    assert victim.read_text() == "precious" and not (run_dir / "gate.md").is_symlink()
+
+
+# 2 -----------------------------------------------------------------------------------------------
+def test_2_records_without_run_json_are_never_adopted(tmp_path, data):
+    ok(run(tmp_path, data, model="baseline/shortest"))
+    (tmp_path / "out" / "r" / "run.json").unlink()
+    one_line(run(tmp_path, data, model="baseline/longest"), "no run.json", "--overwrite")
+
+
+def test_2_records_of_another_configuration_are_detected_when_run_json_is_replaced(tmp_path, data):
+    ok(run(tmp_path, data, model="baseline/shortest", name="a"))
+    ok(run(tmp_path, data, model="baseline/longest", name="b"))
+    a, b = tmp_path / "out" / "a", tmp_path / "out" / "b"
+    (a / "run.json").write_bytes((b / "run.json").read_bytes())   # a's records under b's run.json
+    one_line(run(tmp_path, data, model="baseline/longest", name="a"), "records.jsonl line 1",
+             "another run configuration")
+    one_line(run_cli("rescore", str(a)), "was not written by this run")
+
+
+# 3 -----------------------------------------------------------------------------------------------
+def test_3_merge_refuses_a_shard_missing_a_record(tmp_path):
+    data = write_json(tmp_path / "rb.json", _rows(20))
+    for i in range(2):
+        ok(run(tmp_path, data, "--shard", f"{i}/2", name=f"s{i}"))
+    shard = tmp_path / "out" / "s1" / "records.jsonl"
+    lines = shard.read_text().splitlines(keepends=True)
+    shard.write_text("".join(lines[:3] + lines[4:]))            # one record of ten dropped
+    one_line(run_cli("merge", "--quiet", str(tmp_path / "out" / "s0"), str(tmp_path / "out" / "s1"),
+                     "-o", str(tmp_path / "out" / "m")), "task 'rewardbench' has 9 records", "judged 10")
+    assert not (tmp_path / "out" / "m" / "summary.json").exists()
+
+
+# 4 -----------------------------------------------------------------------------------------------
+def _damage_cut(lines):
+    return "".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2]
+
+
+def _damage_dup(lines):
+    return "".join(lines + [lines[2]])
+
+
+def _damage_foreign(lines):
+    rec = json.loads(lines[1])
+    rec["id"] = "not-in-the-run"
+    return "".join(lines[:1] + [json.dumps(rec) + "\n"] + lines[2:])
+
+
+@pytest.mark.parametrize("damage,needle", [(_damage_cut, "cut short"), (_damage_dup, "appears again"),
+                                           (_damage_foreign, "not the run's examples")])
+def test_4_rescore_refuses_damaged_records_and_keeps_the_summary(tmp_path, data, damage, needle):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    before = (run_dir / "summary.json").read_bytes()
+    recs = run_dir / "records.jsonl"
+    recs.write_text(damage(recs.read_text().splitlines(keepends=True)))
+    one_line(run_cli("rescore", str(run_dir)), needle)
+    assert (run_dir / "summary.json").read_bytes() == before
+
+
+# 5 -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("line", ["{}", "[]", "null", "RESULTLESS"])
+def test_5_a_wrong_shaped_line_is_named_by_readers_and_rejudged_by_run(tmp_path, data, line):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    good = (run_dir / "summary.json").read_bytes()
+    good_records = (run_dir / "records.jsonl").read_bytes()
+    lines = good_records.decode().splitlines(keepends=True)
+    if line == "RESULTLESS":
+        rec = json.loads(lines[4])
+        del rec["result"]
+        line = json.dumps(rec)
+    damaged = "".join(lines[:4] + [line + "\n"] + lines[5:])         # replaces record 5
+    (run_dir / "records.jsonl").write_text(damaged)
+    one_line(run_cli("rescore", str(run_dir)), "records.jsonl line 5")
+    one_line(run_cli("compare", str(run_dir), str(run_dir)), "records.jsonl line 5")
+    res = ok(run(tmp_path, data))                                   # the run re-judges that example
+    assert "line 5" in res.stderr and "judged again" in res.stderr
+    assert (run_dir / "summary.json").read_bytes() == good
+    assert (run_dir / "records.jsonl").read_bytes() == good_records
+
+
+# 7 -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("tag", ['{% include "x.j2" %}', '{% import "x.j2" as m %}', '{% extends "x.j2" %}',
+                                 '{% from "x.j2" import m %}'])
+def test_7_loading_tags_in_a_user_template_are_one_line_before_run_json(tmp_path, data, tag):
+    tmpl = tmp_path / "mine.j2"
+    tmpl.write_text("{#- rmbench\nmode: pairwise\n-#}\n" + tag + "\nWhich is better? {{ response_a }} {{ response_b }}")
+    res = run_cli("run", "--model", "openai/x", "--task", "rewardbench", "--data-path", str(data),
+                  "--output-dir", str(tmp_path / "out"), "--run-name", "t", "--prompt", str(tmpl),
+                  env={"OPENAI_API_KEY": "sk-test"})
+    one_line(res, "mine.j2", "cannot load other templates")
+    assert not (tmp_path / "out" / "t" / "run.json").exists()
+
+
+def test_7_a_template_failing_on_real_data_is_one_line_before_run_json(tmp_path, data):
+    tmpl = tmp_path / "bad.j2"
+    tmpl.write_text("{#- rmbench\nmode: pairwise\n-#}\n{{ response_a | no_such_filter }}")
+    res = run_cli("run", "--model", "openai/x", "--task", "rewardbench", "--data-path", str(data),
+                  "--output-dir", str(tmp_path / "out"), "--run-name", "t", "--prompt", str(tmpl),
+                  env={"OPENAI_API_KEY": "sk-test"})
+    one_line(res, "bad.j2")
+    assert not (tmp_path / "out" / "t").exists() or not (tmp_path / "out" / "t" / "run.json").exists()
+
+
+# 8 -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["json", "jsonl", "parquet"])
+def test_8_local_files_leave_nothing_in_the_datasets_cache(tmp_path, kind):
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    rows = _rows()
+    if kind == "json":
+        data = write_json(tmp_path / "rb.json", rows)
+    elif kind == "jsonl":
+        data = write_jsonl(tmp_path / "rb.jsonl", rows)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = tmp_path / "rb.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), data)
+    ok(run_cli("run", "--model", "baseline/longest", "--task", "rewardbench", "--data-path", str(data),
+               "--output-dir", str(tmp_path / "out"), "--quiet", env={"HF_DATASETS_CACHE": str(cache)}))
+    assert not any(cache.rglob("*")), sorted(map(str, cache.rglob("*")))[:5]
+
+
+# 9 -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("edit,needle", [
+    (lambda t: t.__setitem__("score", "high"), "tasks.rewardbench.score"),
+    (lambda t: t.__setitem__("ci", "wide"), "tasks.rewardbench.ci"),
+    (lambda t: t["sections"]["Chat"].__setitem__("score", float("nan")), "NaN is not a JSON number"),
+])
+def test_9_a_bad_summary_stops_leaderboard_and_gate(tmp_path, data, edit, needle):
+    ok(run(tmp_path, data, name="base"))
+    ok(run(tmp_path, data, name="cand"))
+    cand = tmp_path / "out" / "cand"
+    summary = json.loads((cand / "summary.json").read_text())
+    edit(summary["tasks"]["rewardbench"])
+    (cand / "summary.json").write_text(json.dumps(summary))
+    one_line(run_cli("leaderboard", str(tmp_path / "out")), "summary.json", needle)
+    one_line(run_cli("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand)),
+             "summary.json")
+
+
+def test_9_a_null_gated_metric_is_never_passed(tmp_path, data):
+    ok(run(tmp_path, data, name="base"))
+    ok(run(tmp_path, data, name="cand"))
+    cand = tmp_path / "out" / "cand"
+    summary = json.loads((cand / "summary.json").read_text())
+    summary["tasks"]["rewardbench"]["score"] = None
+    (cand / "summary.json").write_text(json.dumps(summary))
+    one_line(run_cli("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand / "summary.json")),
+             "rewardbench", "never passes")
+    # gating a metric the baseline summary lacks a value for is refused too
+    base = tmp_path / "out" / "base" / "summary.json"
+    one_line(run_cli("gate", "--baseline", str(cand / "summary.json"), "--candidate", str(base)),
+             "no value", "--metric")
+
+
+# 10 ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args,needle", [
+    (("--model-args", "="), "no key"),
+    (("--model-args", "=v"), "no key"),
+    (("--gen", "max_tokens=-5"), "max_tokens"),
+    (("--gen", "temperature=1e999"), "temperature"),
+    (("--gen", "top_p=nan"), "top_p"),
+    (("--gen", "reasoning_effort=ultra"), "reasoning_effort"),
+    (("--gen", "seed=-1"), "seed"),
+    (("--task-args", "prior_weights=abc"), "prior_weights"),
+    (("--task-args", "prior_weights=1+2"), "prior_weights"),
+    (("--model-args", "x=inf"), "finite"),
+    (("--run-name", "a/b"), "--run-name"),
+    (("--run-name", " "), "--run-name"),
+    (("--run-name", "a\x1bb"), "--run-name"),
+    (("--price", "nan,1"), "--price"),
+])
+def test_10_malformed_values_are_one_line(tmp_path, data, args, needle):
+    res = run_cli("run", "--model", "baseline/longest", "--task", "rewardbench", "--data-path", str(data),
+                  "--output-dir", str(tmp_path / "out"), "--quiet", *args)
+    one_line(res, needle)
+    assert not list((tmp_path / "out").rglob("run.json")) if (tmp_path / "out").exists() else True
+
+
+def test_10_run_json_is_strict_json(tmp_path, data):
+    ok(run(tmp_path, data, "--gen", "temperature=0.5", "--model-args", "batch_size=4"))
+    text = (tmp_path / "out" / "r" / "run.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"run.json holds {c}"))
+
+
+# 11 ----------------------------------------------------------------------------------------------
+def _rmb_tree(tmp_path: Path, s1_rows, s2_rows=None) -> Path:
+    root = tmp_path / "RMB_dataset"
+    d = root / "Pairwise_set" / "Harmlessness"
+    d.mkdir(parents=True)
+    good = {"pair_uid": "p-ok", "conversation_input": [{"role": "user", "content": "hi", "language": "en"}],
+            "chosen": {"llm_name": "a", "answer": "fine"}, "reject": {"llm_name": "b", "answer": "bad"},
+            "category_path": "Pairwise_set/Harmlessness/S0"}
+    write_json(d / "S0.json", [good, {**good, "pair_uid": "p-ok2"}])
+    write_json(d / "S1.json", s1_rows)
+    if s2_rows is not None:
+        write_json(d / "S2.json", s2_rows)
+    return root
+
+
+def test_11_a_row_error_names_the_file_and_its_row(tmp_path):
+    bad = {"pair_uid": "p1", "conversation_input": [{"role": "user", "content": "hi"}],
+           "chosen": "not an object", "reject": {"llm_name": "b", "answer": "x"},
+           "category_path": "Pairwise_set/Harmlessness/S1"}
+    root = _rmb_tree(tmp_path, [bad])
+    res = run_cli("run", "--model", "baseline/longest", "--task", "rmb-pairwise", "--data-path", str(root),
+                  "--output-dir", str(tmp_path / "out"), "--quiet")
+    one_line(res, "Pairwise_set/Harmlessness/S1.json row 0", "chosen")
+
+
+def test_11_an_empty_file_is_named_and_an_empty_array_called_so(tmp_path):
+    root = _rmb_tree(tmp_path, [])
+    res = run_cli("run", "--model", "baseline/longest", "--task", "rmb-pairwise", "--data-path", str(root),
+                  "--output-dir", str(tmp_path / "out"), "--quiet")
+    one_line(res, "Pairwise_set/Harmlessness/S1.json", "empty array")
+
+
+def test_11_a_loser_list_given_as_an_object_is_rejected(tmp_path):
+    root = tmp_path / "RMB_dataset"
+    d = root / "BoN_set" / "Harmlessness"
+    d.mkdir(parents=True)
+    row = {"bon_uid": "b1", "conversation_input": [{"role": "user", "content": "hi"}],
+           "bon_best": {"llm_name": "a", "answer": "best"},
+           "loser_list": {"llm_name": "b", "answer": "worse"}, "category_path": "BoN_set/Harmlessness/S3"}
+    write_json(d / "S3.json", [row])
+    res = run_cli("run", "--model", "baseline/longest", "--task", "rmb-bon", "--data-path", str(root),
+                  "--output-dir", str(tmp_path / "out"), "--quiet")
+    one_line(res, "BoN_set/Harmlessness/S3.json row 0", "loser_list", "must be a list")
+
+
+# 12 ----------------------------------------------------------------------------------------------
+def test_12_ids_are_kept_as_written(tmp_path):
+    rows = _rows(4)
+    for r, ident in zip(rows, [1, 2, 3.5, 4]):
+        r["id"] = ident
+    data = write_json(tmp_path / "rb.json", rows)
+    ok(run(tmp_path, data))
+    ids = [json.loads(x)["id"] for x in (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()]
+    assert ids == ["1", "2", "3.5", "4"]
+
+
+# task options: recorded, used by rescore and compare -----------------------------------------------
+def test_rescore_uses_the_options_the_run_recorded_not_todays_yaml(tmp_path, data, monkeypatch):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    before = json.loads((run_dir / "summary.json").read_text())
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["tasks"]["rewardbench"]["options"]["sections"]["Reasoning"]["math-prm"] == 984
+    # today's YAML says something else about the weights: the old run's number must not move
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    from rmbench.resources import tasks_dir
+
+    for f in tasks_dir().glob("*.yaml"):
+        (tasks / f.name).write_text(f.read_text().replace("math-prm: 984", "math-prm: 1"))
+    monkeypatch.setattr("rmbench.registry.tasks_dir", lambda: tasks)
+    from rmbench.tasks import get_spec
+
+    assert get_spec("rewardbench").options["sections"]["Reasoning"]["math-prm"] == 1  # the patch took
+    from rmbench.runner import rescore
+
+    after = rescore(run_dir)
+    assert after["tasks"]["rewardbench"]["score"] == before["tasks"]["rewardbench"]["score"]

@@ -1,0 +1,181 @@
+"""The Python API (rmbench.evaluate / evaluate_async and the functions on finished runs): the
+same pipeline as the command line, in a plain script, inside a running event loop and in a
+Jupyter kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import rmbench
+from rmbench.errors import UserError
+from rmbench.judges.base import SCALAR, BaseProvider, GenOutput
+from tests.helpers import REPO, run_cli, write_json
+from tests.reports.test_merge import _rows
+
+
+@pytest.fixture
+def data(tmp_path):
+    return write_json(tmp_path / "rb.json", _rows(16))
+
+
+def test_evaluate_in_memory_equals_the_cli_run(tmp_path, data):
+    res = rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data), seed=3)
+    assert res.path is None and res.run is None
+    assert not (tmp_path / "results").exists() and not (REPO / "results" / "baseline__longest--rewardbench").exists()
+    cli = run_cli("run", "--model", "baseline/longest", "--task", "rewardbench", "--data-path", str(data),
+                  "--seed", "3", "--output-dir", str(tmp_path / "out"), "--run-name", "r", "--quiet")
+    assert cli.returncode == 0, cli.stderr
+    run_dir = tmp_path / "out" / "r"
+    assert json.dumps(res.summary, indent=2, ensure_ascii=False) + "\n" == (run_dir / "summary.json").read_text()
+    on_disk = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert res.records == on_disk
+    assert res.score() == res.summary["tasks"]["rewardbench"]["score"]
+
+
+def test_evaluate_into_a_run_directory_resumes_and_feeds_the_other_functions(tmp_path, data):
+    a = rmbench.evaluate("baseline/longest", "rewardbench", data_path=str(data), output_dir=tmp_path / "out",
+                         run_name="a")
+    assert (a.path / "summary.json").is_file() and a.run["status"] == "complete"
+    assert a.run["command"] is None          # not the interpreter's argv
+    again = rmbench.evaluate("baseline/longest", "rewardbench", data_path=str(data), output_dir=tmp_path / "out",
+                             run_name="a")
+    assert again.run["stats"]["judged_now"] == 0 and again.summary == a.summary
+    b = rmbench.evaluate("baseline/shortest", "rewardbench", data_path=str(data), output_dir=tmp_path / "out",
+                         run_name="b")
+    assert rmbench.rescore(a.path) == a.summary
+    cmp = rmbench.compare(a, b)
+    assert cmp["tasks"]["rewardbench"]["shared"] == 16
+    assert cmp == rmbench.compare(a.path, b.path)
+    gate = rmbench.gate(a.path, b.path, max_drop=100.0)
+    assert gate["passed"] and gate["mode"] == "paired bootstrap"
+    board = rmbench.leaderboard([a, b.path], format="json")
+    assert len(json.loads(board)["rows"]) == 2
+
+
+def test_to_pandas_has_a_row_per_judgment(data):
+    class Judge(BaseProvider):
+        """Generative stand-in: always says the first response is better."""
+
+        async def agenerate(self, req):
+            return GenOutput(text="Verdict: [[A]]", finish_reason="stop")
+
+    res = rmbench.evaluate(Judge("always-a"), ["rewardbench"], data_path=str(data), no_cache=True)
+    df = res.to_pandas()
+    assert len(df) == 16 * 2                          # a pair each, both orders
+    assert list(df.columns[:4]) == ["task", "subset", "id", "kind"]
+    assert set(df["status"]) == {"ok"} and set(df["kind"]) == {"pair"}
+    # always A: right when the chosen response was shown first, wrong otherwise
+    assert (df["judgment_correct"] == (df["first"] == 0)).all()
+    assert (df["correct"] == 0.5).all()               # one order right, one wrong, for every example
+    assert df["raw"].eq("Verdict: [[A]]").all()
+
+
+def test_in_memory_examples_and_a_provider_object():
+    class Longer(BaseProvider):
+        kind = SCALAR
+        batched = True
+
+        def score_batch(self, items):
+            return [float(len(it.response)) for it in items]
+
+    exs = [rmbench.Example.pair("a", "q?", chosen="long answer", rejected="no"),
+           rmbench.Example.pair("b", "q?", chosen="no", rejected="long answer"),
+           rmbench.Example(id="c", messages=({"role": "user", "content": "q"},), candidates=("x", "xx", "xxx"),
+                           preferred=(2,))]
+    res = rmbench.evaluate(Longer("len"), {"mine": exs})
+    assert res.summary["model"] == "test_api/len"
+    assert res.summary["tasks"]["mine"]["score"] == pytest.approx(2 / 3)
+    assert [r["id"] for r in res.records] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("bad,needle", [
+    ({"mine": []}, "non-empty list"),
+    ({"mine": ["not an example"]}, "not an rmbench.Example"),
+    ({"mine": [rmbench.Example(id="x", messages=({"role": "user", "content": "q"},), candidates=("a",),
+                               preferred=(0,))]}, "two or more"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b"), rmbench.Example.pair("x", "q", "a", "b")]}, "duplicate"),
+])
+def test_bad_in_memory_examples_are_one_line_errors(bad, needle):
+    with pytest.raises(UserError, match=needle):
+        rmbench.evaluate("baseline/longest", bad)
+
+
+def test_unknown_settings_and_tasks_are_user_errors():
+    with pytest.raises(UserError, match="unknown setting"):
+        rmbench.evaluate("baseline/longest", ["rewardbench"], temprature=0)
+    with pytest.raises(UserError, match="unknown task 'rewardbnech'.*did you mean 'rewardbench'"):
+        rmbench.evaluate("baseline/longest", ["rewardbnech"])
+    with pytest.raises(UserError, match="model must be"):
+        rmbench.evaluate(42, ["rewardbench"])
+
+
+def test_evaluate_async_inside_a_running_loop_and_evaluate_refuses_there(data):
+    async def main():
+        with pytest.raises(UserError, match="evaluate_async"):
+            rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data))
+        return await rmbench.evaluate_async("baseline/longest", ["rewardbench"], data_path=str(data))
+
+    res = asyncio.run(main())
+    assert res.summary == rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data)).summary
+
+
+SNIPPET = """
+import asyncio, json, sys
+import rmbench
+data = sys.argv[1]
+res = rmbench.evaluate(model="baseline/longest", tasks=["rewardbench"], data_path=data, limit=8, prompt=None,
+                       gen={{}}, output_dir=None)
+res.summary["tasks"]["rewardbench"]["score"]; res.records; res.path; res.to_pandas()
+async def main():
+    return await rmbench.evaluate_async(model="baseline/longest", tasks=["rewardbench"], data_path=data, limit=8)
+res2 = asyncio.run(main())
+assert res2.summary == res.summary
+print(json.dumps(res.summary, sort_keys=True))
+"""
+
+
+def test_the_issue_snippet_runs_as_a_script(tmp_path, data):
+    script = tmp_path / "snippet.py"
+    script.write_text(SNIPPET.format())
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, str(script), str(data)], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["tasks"]["rewardbench"]["n"] == 8
+    assert not (tmp_path / "results").exists()
+
+
+def test_in_a_jupyter_kernel(tmp_path, data):
+    nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (pip install 'rmbench[dev]')")
+    nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (pip install 'rmbench[dev]')")
+    pytest.importorskip("ipykernel", reason="ipykernel is not installed (pip install 'rmbench[dev]')")
+    cells = [
+        f"import sys; sys.path.insert(0, {str(REPO)!r})\nimport rmbench\ndata = {str(data)!r}",
+        textwrap.dedent("""
+            try:
+                rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=data)
+            except rmbench.UserError as e:
+                refused = str(e)
+            assert "evaluate_async" in refused
+        """),
+        # the kernel runs an event loop: top-level await
+        "res = await rmbench.evaluate_async('baseline/longest', ['rewardbench'], data_path=data)\n"
+        "print(round(res.summary['tasks']['rewardbench']['score'], 6))",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    out = nb.cells[2].outputs
+    printed = "".join(o.get("text", "") for o in out if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    assert any("judging" in o.get("text", "") for o in out if o.get("name") == "stderr")   # tqdm.auto progress
+    expected = rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data)).summary
+    assert float(printed.strip().splitlines()[-1]) == round(expected["tasks"]["rewardbench"]["score"], 6)
