@@ -185,18 +185,9 @@ class RequestOutput:
                  lora_request: Any = None, encoder_prompt: str | None = None,
                  encoder_prompt_token_ids: list[int] | None = None, num_cached_tokens: int | None = None,
                  num_cache_creation_tokens: int | None = None, **kwargs: Any) -> None:
-        self.request_id = request_id
-        self.prompt = prompt
-        self.prompt_token_ids = prompt_token_ids
-        self.prompt_logprobs = prompt_logprobs
-        self.outputs = outputs
-        self.finished = finished
-        self.metrics = metrics
-        self.lora_request = lora_request
-        self.encoder_prompt = encoder_prompt
-        self.encoder_prompt_token_ids = encoder_prompt_token_ids
-        self.num_cached_tokens = num_cached_tokens
-        self.num_cache_creation_tokens = num_cache_creation_tokens
+        fields_ = dict(locals())
+        del fields_["self"], fields_["kwargs"]
+        self.__dict__.update(fields_)  # every parameter becomes the attribute of that name
 
 
 @dataclass
@@ -207,13 +198,9 @@ class PoolingOutput:
 class PoolingRequestOutput:
     def __init__(self, request_id: str, outputs: Any, prompt_token_ids: list[int], num_cached_tokens: int,
                  finished: bool, *, error: RequestError | None = None, late_chunking: Any = None) -> None:
-        self.request_id = request_id
-        self.late_chunking = late_chunking
-        self.prompt_token_ids = prompt_token_ids
-        self.num_cached_tokens = num_cached_tokens
-        self.finished = finished
-        self.outputs = outputs
-        self.error = error
+        fields_ = dict(locals())
+        del fields_["self"]
+        self.__dict__.update(fields_)
 
 
 @dataclass

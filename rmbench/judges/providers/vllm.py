@@ -46,25 +46,7 @@ from typing import Any, Callable, Sequence
 
 from rmbench.errors import MissingExtraError, UserError
 from rmbench.judges.base import GENERATIVE, SCALAR, BaseProvider, Failure, GenOutput, GenRequest, ScoreItem
-from rmbench.judges.local.common import (
-    SCALAR_ARCH_SUFFIXES,
-    ArgReader,
-    chat_template_sha,
-    check_gen_settings,
-    detect_judge_type,
-    encode,
-    fingerprint,
-    first_line,
-    label_index_for,
-    load_chat_template,
-    local_identity,
-    read_model_config,
-    render,
-    resolve_judge_type,
-    scored_conversation,
-    template_kwargs,
-    too_long,
-)
+from rmbench.judges.local import common as local
 from rmbench.judges.parsers import THINK_END
 from rmbench.seeding import request_seed
 from rmbench.types import API_ERROR, TOO_LONG
@@ -104,10 +86,10 @@ def load_vllm():
     except ModuleNotFoundError as e:
         if e.name == "vllm":
             raise MissingExtraError("vllm", "the vllm/ provider") from None
-        raise UserError(f"vllm is installed but does not import ({first_line(e)}); the vllm/ provider needs a "
+        raise UserError(f"vllm is installed but does not import ({local.first_line(e)}); the vllm/ provider needs a "
                         "complete install: pip install 'rmbench[vllm]' on a machine with a GPU") from None
     except ImportError as e:
-        raise UserError(f"vllm is installed but does not import ({first_line(e)}); the vllm/ provider needs a "
+        raise UserError(f"vllm is installed but does not import ({local.first_line(e)}); the vllm/ provider needs a "
                         "complete install: pip install 'rmbench[vllm]' on a machine with a GPU") from None
     return vllm
 
@@ -157,8 +139,8 @@ class Provider(BaseProvider):
 
     def __init__(self, name: str, config):
         super().__init__(name, config)
-        check_gen_settings(config.gen, "vllm")
-        a = ArgReader(self.model_args, "vllm")
+        local.check_gen_settings(config.gen, "vllm")
+        a = local.ArgReader(self.model_args, "vllm")
         a.int("max_batch", None, minimum=1)
         label_index = a.int("label_index", None, minimum=0)
         template_path = a.str("chat_template", None)
@@ -184,13 +166,13 @@ class Provider(BaseProvider):
         # the model's config.json: always for a local folder, from the hub only to detect the type
         model_config: dict[str, Any] = {}
         if not config.judge_type or Path(name).expanduser().is_dir():
-            model_config = read_model_config(name, revision)
+            model_config = local.read_model_config(name, revision)
         if config.judge_type:
-            self.judge_type = resolve_judge_type(config.judge_type, name, revision, self.judge_types)
+            self.judge_type = local.resolve_judge_type(config.judge_type, name, revision, self.judge_types)
         else:
-            self.judge_type = detect_judge_type(model_config)
+            self.judge_type = local.detect_judge_type(model_config)
         self.judge_kind = self.judge_type
-        self.chat_template = load_chat_template(template_path)
+        self.chat_template = local.load_chat_template(template_path)
         self.pooling_task: str | None = None
         self.label_index = 0
         self.skip_special_tokens = True  # decided from the tokenizer once it is loaded
@@ -198,7 +180,7 @@ class Provider(BaseProvider):
             self.pooling_task = self._pooling_task(name, model_config.get("architectures") or [])
             labels = 1 if self.pooling_task == "token_classify" else \
                 int(model_config.get("num_labels") or len(model_config.get("id2label") or {}) or 1)
-            self.label_index = label_index_for(name, labels, label_index)
+            self.label_index = local.label_index_for(name, labels, label_index)
         else:
             self._check_sampling()  # bad --gen settings fail here, before any weights load
 
@@ -206,9 +188,9 @@ class Provider(BaseProvider):
         try:
             self.llm = self.vllm.LLM(name, runner=runner, **self.engine_args)
         except TypeError as e:
-            raise UserError(f"vllm.LLM rejected the --model-args: {first_line(e)}") from None
+            raise UserError(f"vllm.LLM rejected the --model-args: {local.first_line(e)}") from None
         except Exception as e:
-            raise UserError(f"vLLM could not load '{name}': {first_line(e)}") from None
+            raise UserError(f"vLLM could not load '{name}': {local.first_line(e)}") from None
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = int(self.llm.model_config.max_model_len)
         if self.judge_type == SCALAR:
@@ -216,12 +198,12 @@ class Provider(BaseProvider):
         renderer = type(getattr(self.llm, "renderer", None)).__name__
         self.render = render_choice if render_choice != "auto" else ("rmbench" if renderer == "HfRenderer" else "vllm")
         template = self.chat_template or getattr(self.tokenizer, "chat_template", None)
-        self.template_sha = chat_template_sha(name, template)
+        self.template_sha = local.chat_template_sha(name, template)
         # a reasoning model whose </think> is a special token: keep it in the text, or the
         # reasoning would be read as the answer (vLLM drops special tokens by default)
         self.skip_special_tokens = (not marks_special(self.tokenizer, THINK_END)) if skip_special == "auto" \
             else bool(skip_special)
-        self.fp = fingerprint(name)
+        self.fp = local.fingerprint(name)
         self.counts = {"too_long": 0}
         self.calls = {"generate": 0, "chat": 0, "classify": 0, "encode": 0}
 
@@ -238,7 +220,7 @@ class Provider(BaseProvider):
         if any(x in PROCESS_REWARD_ARCHS for x in archs):
             raise UserError(f"'{name}' is a process reward model ({', '.join(archs)}: a score per reasoning step); "
                             "rmbench needs one reward per response")
-        odd = [x for x in archs if x.endswith(SCALAR_ARCH_SUFFIXES)]
+        odd = [x for x in archs if x.endswith(local.SCALAR_ARCH_SUFFIXES)]
         if odd:
             raise UserError(f"vLLM serves no reward head for {', '.join(odd)}; vllm/ reads rewards from "
                             f"...ForSequenceClassification heads and {', '.join(TOKEN_REWARD_ARCHS)} "
@@ -273,7 +255,7 @@ class Provider(BaseProvider):
             settings["skip_special_tokens"] = False
         if self.config.gen.logprobs:
             settings["top_logprobs"] = self.top_logprobs
-        return local_identity("vllm", self.name, self.template_sha, self.config, self.fp, settings)
+        return local.local_identity("vllm", self.name, self.template_sha, self.config, self.fp, settings)
 
     def describe(self) -> dict[str, Any]:
         d = {**self.cache_identity(), "judge_type": self.judge_type, "max_model_len": self.max_model_len,
@@ -293,8 +275,8 @@ class Provider(BaseProvider):
         extra = dict(kwargs)
         if self.chat_template:
             extra["chat_template"] = self.chat_template
-        text = render(self.tokenizer, messages, generation_prompt=generation_prompt, kwargs=extra)
-        return text, encode(self.tokenizer, text)
+        text = local.render(self.tokenizer, messages, generation_prompt=generation_prompt, kwargs=extra)
+        return text, local.encode(self.tokenizer, text)
 
     def _sampling(self, g, seed: int):
         kw: dict[str, Any] = {"n": 1, "temperature": g.temperature if g.temperature is not None else 0.0,
@@ -335,10 +317,10 @@ class Provider(BaseProvider):
         results: list[GenOutput | Failure | None] = [None] * len(reqs)
         groups: dict[tuple, list[tuple[int, Any, Any]]] = {}
         for k, req in enumerate(reqs):
-            kwargs = template_kwargs(req.gen)
+            kwargs = local.template_kwargs(req.gen)
             _, ids = self._tokens(req.messages, True, kwargs)
             if len(ids) >= self.max_model_len:  # not even one token of room for the answer
-                results[k] = too_long(self.counts, len(ids), self.max_model_len)
+                results[k] = local.too_long(self.counts, len(ids), self.max_model_len)
                 continue
             g = req.gen
             try:
@@ -409,9 +391,9 @@ class Provider(BaseProvider):
         results: list[float | Failure | None] = [None] * len(items)
         todo: list[tuple[int, Any]] = []
         for k, it in enumerate(items):
-            text, ids = self._tokens(scored_conversation(it.messages, it.response), False, {})
+            text, ids = self._tokens(local.scored_conversation(it.messages, it.response), False, {})
             if len(ids) > self.max_model_len:
-                results[k] = too_long(self.counts, len(ids), self.max_model_len)
+                results[k] = local.too_long(self.counts, len(ids), self.max_model_len)
                 continue
             todo.append((k, {"prompt_token_ids": ids} if self.render == "rmbench" else text))
         if todo:
