@@ -509,6 +509,22 @@ def test_other_renderers_let_vllm_render_through_chat(tiny, standin):
     assert "render" not in _provider(tiny["lm"]).cache_identity()
 
 
+def test_vllms_own_renderers_need_no_jinja_template(tmp_path, tiny, standin):
+    folder = tmp_path / "no-template"
+    shutil.copytree(tiny["lm"], folder)
+    cfg = json.loads((folder / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(cfg))
+    (folder / "chat_template.jinja").unlink(missing_ok=True)
+    with pytest.raises(UserError, match="has no chat template"):  # rmbench renders: it needs one
+        _provider(folder)
+    prov = _provider(folder, model_args={"tokenizer_mode": "mistral"})
+    assert prov.render == "vllm" and not prov.counting and prov.cache_identity()["chat_template"] == "vllm:MistralRenderer"
+    msgs = ({"role": "user", "content": f"{rb_fixture.LONG} vs {rb_fixture.SHORT}"},)
+    (out,) = prov.generate_batch([GenRequest(messages=msgs, gen=GenConfig(), key="k")])
+    assert out.text == "Verdict: [[A]]" and _generations(standin.instances[-1])[0]["api"] == "chat"
+
+
 def test_judge_type_override_and_bad_args(tmp_path, tiny, data, standin, capsys):
     prov = vllm_provider.Provider(str(tiny["rm"]), RunConfig(model="vllm/x", tasks=["x"], judge_type="generative"))
     assert prov.judge_kind == "generative" and standin.instances[-1].runner_arg == "generate"

@@ -289,8 +289,13 @@ class FakeLLM:
             # vllm/renderers/hf.py safe_apply_chat_template: the given template, else the LLM's,
             # else the tokenizer's; rendered to text, then tokenised without special tokens
             # (vllm/entrypoints/common/offline.py _preprocess_chat: add_special_tokens=False)
-            text = self.tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=add_generation_prompt,
-                                                chat_template=template, **(chat_template_kwargs or {}))
+            if isinstance(self.renderer, MistralRenderer) and template is None and not self.tok.chat_template:
+                # vllm/renderers/mistral.py encodes with mistral_common, which the stand-in does
+                # not reproduce: a fixed format stands for it
+                text = "".join(f"[{m['role']}]{m['content']}" for m in conv) + "[assistant]"
+            else:
+                text = self.tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                                    chat_template=template, **(chat_template_kwargs or {}))
             rendered.append(self._parse_prompt(text, (tokenization_kwargs or {}).get("add_special_tokens", False)))
         return self._run(rendered, params)
 

@@ -198,7 +198,10 @@ class Provider(BaseProvider):
         renderer = type(getattr(self.llm, "renderer", None)).__name__
         self.render = render_choice if render_choice != "auto" else ("rmbench" if renderer == "HfRenderer" else "vllm")
         template = self.chat_template or getattr(self.tokenizer, "chat_template", None)
-        self.template_sha = local.chat_template_sha(name, template)
+        # vLLM's own renderers (Mistral, DeepSeek, Kimi ...) need no Jinja template; rmbench then
+        # cannot count tokens and leaves the length checks to vLLM
+        self.counting = bool(template) or self.render == "rmbench" or self.judge_type == SCALAR
+        self.template_sha = local.chat_template_sha(name, template) if self.counting else f"vllm:{renderer}"
         # a reasoning model whose </think> is a special token: keep it in the text, or the
         # reasoning would be read as the answer (vLLM drops special tokens by default)
         self.skip_special_tokens = (not marks_special(self.tokenizer, THINK_END)) if skip_special == "auto" \
@@ -318,10 +321,12 @@ class Provider(BaseProvider):
         groups: dict[tuple, list[tuple[int, Any, Any]]] = {}
         for k, req in enumerate(reqs):
             kwargs = local.template_kwargs(req.gen)
-            _, ids = self._tokens(req.messages, True, kwargs)
-            if len(ids) >= self.max_model_len:  # not even one token of room for the answer
-                results[k] = local.too_long(self.counts, len(ids), self.max_model_len)
-                continue
+            ids: list[int] = []
+            if self.counting:
+                _, ids = self._tokens(req.messages, True, kwargs)
+                if len(ids) >= self.max_model_len:  # not even one token of room for the answer
+                    results[k] = local.too_long(self.counts, len(ids), self.max_model_len)
+                    continue
             g = req.gen
             try:
                 params = self._sampling(g, g.seed if g.seed is not None else request_seed(self.config.seed, req.key))
