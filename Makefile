@@ -16,9 +16,15 @@ $(VENV)/.core: pyproject.toml
 # serve that wheel from pip's configured find-links; elsewhere pass the CPU index, e.g.
 #   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
+# The vllm wheel without its dependencies: only its pure-Python request/response classes are
+# used, by the vllm/ test stand-in (tests/judges/vllm_standin.py); without it the stand-in uses
+# its own copies of them and tests/judges/test_vllm_standin.py skips.
+VLLM_CLASSES ?= vllm==0.34.0
 $(VENV)/.dev: $(VENV)/.core
 	$(PY) -m pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(PY) -m pip install -q -e '.[hf,dev,lm-eval]'
+	$(PY) -m pip install -q -e '.[hf,dev,lm-eval,vllm-classes]'
+	$(PY) -m pip install -q --no-deps '$(VLLM_CLASSES)' \
+	  || echo "make: could not install $(VLLM_CLASSES); the vllm/ stand-in uses its copies of vLLM's classes" >&2
 	touch $@
 
 install: $(VENV)/.core

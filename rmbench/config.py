@@ -27,6 +27,7 @@ class GenConfig:
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
     enable_thinking: bool | None = None
+    logprobs: bool | None = None
 
     def merge(self, other: "GenConfig | None") -> "GenConfig":
         if other is None:
@@ -91,7 +92,7 @@ def _coerce_gen(key: str, raw: str) -> Any:
             return int(raw)
         if key == "stop":
             return tuple(s for s in raw.split("|") if s)
-        if key in ("enable_thinking",):
+        if key in ("enable_thinking", "logprobs"):
             return parse_bool(raw)
     except ValueError:
         raise UserError(f"--gen {key}={raw}: not a valid value") from None

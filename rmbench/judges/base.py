@@ -37,6 +37,9 @@ class GenOutput:
     finish_reason: str | None = None  # "stop", "length", "refusal", "content_filter", ...
     usage: dict[str, int] | None = None
     reasoning: str | None = None  # separate reasoning/thinking text when the API returns it
+    # with --gen logprobs=true: per generated token, in order, token text -> logprob of the top
+    # alternatives at that position (the sampled token included)
+    logprobs: list[dict[str, float]] | None = None
 
     def to_json(self) -> dict:
         d: dict[str, Any] = {"text": self.text, "finish_reason": self.finish_reason}
@@ -44,12 +47,14 @@ class GenOutput:
             d["usage"] = self.usage
         if self.reasoning:
             d["reasoning"] = self.reasoning
+        if self.logprobs is not None:
+            d["logprobs"] = self.logprobs
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> "GenOutput":
         return cls(text=d.get("text", ""), finish_reason=d.get("finish_reason"), usage=d.get("usage"),
-                   reasoning=d.get("reasoning"))
+                   reasoning=d.get("reasoning"), logprobs=d.get("logprobs"))
 
 
 @dataclass(frozen=True)

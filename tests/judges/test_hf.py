@@ -18,20 +18,8 @@ from rmbench.config import GenConfig, RunConfig  # noqa: E402
 from rmbench.judges.base import Failure, GenRequest, ScoreItem  # noqa: E402
 from tests import rb_fixture  # noqa: E402
 from tests.helpers import REPO, run_cli, write_json  # noqa: E402
-from tests.judges.tiny_models import tiny_models_at  # noqa: E402
 
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    return tiny_models_at(tmp_path_factory.getbasetemp() / "tiny-models")
-
-
-@pytest.fixture
-def data(tmp_path):
-    return write_json(tmp_path / "rb.json", rb_fixture.rows())
+# fixtures ``tiny`` (the tiny models) and ``data`` (the RewardBench fixture): tests/judges/conftest.py
 
 
 def _run(tmp_path, data, model, *extra, name="r"):

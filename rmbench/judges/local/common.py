@@ -1,7 +1,8 @@
-"""Model-args reading, model config inspection and chat rendering shared by ``hf/`` and ``vllm/``.
+"""What ``hf/`` and ``vllm/`` share: model-args reading, model config inspection, chat
+rendering and token counting, the judge identity, label and length checks, one-line errors.
 
-Imports only the standard library at module level (``huggingface_hub`` and the tokenizer's
-library are used inside functions).
+Imports only the standard library and rmbench's own light modules at module level
+(``huggingface_hub`` and the tokenizer's library are used inside functions).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from rmbench.errors import UserError
+from rmbench.judges.base import Failure
+from rmbench.types import TOO_LONG
 
 GENERATIVE = "generative"
 SCALAR = "scalar"
@@ -231,3 +234,50 @@ def context_limit(model_config: Any, tokenizer: Any, requested: int | None) -> i
 
 def too_long_message(n: int, limit: int) -> str:
     return f"input has {n} tokens; the limit is {limit} (--max-length or the model's context)"
+
+
+def too_long(counts: dict[str, int], n: int, limit: int) -> Failure:
+    """A ``too_long`` failure for an input of ``n`` tokens, counted in ``counts["too_long"]``."""
+    counts["too_long"] = counts.get("too_long", 0) + 1
+    return Failure(TOO_LONG, too_long_message(n, limit))
+
+
+# -- identity, labels, errors ----------------------------------------------------------------
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, for one-line errors."""
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else ""
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:limit]
+
+
+def chat_template_sha(name: str, template: str | None) -> str:
+    """The short sha256 that identifies the chat template in the cache key; a model without
+    one is refused (rmbench renders every conversation through it)."""
+    if not template:
+        raise UserError(f"model '{name}' has no chat template; pass --model-args chat_template=FILE.jinja")
+    return hashlib.sha256(template.encode("utf-8")).hexdigest()[:16]
+
+
+def local_identity(provider: str, name: str, template_sha: str, config, fp: str | None,
+                   settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The cache identity of a local judge: provider, model, chat template, the settings that
+    change outputs (those set), the folder fingerprint and, for sampled runs without a
+    ``--gen seed``, the run seed."""
+    d: dict[str, Any] = {"provider": provider, "model": name, "chat_template": template_sha}
+    d.update({k: v for k, v in (settings or {}).items() if v is not None})
+    if fp:
+        d["fingerprint"] = fp
+    d.update(sampling_seed_identity(config))
+    return d
+
+
+def label_index_for(name: str, labels: int, requested: int | None) -> int:
+    """The output of a reward head that is the reward: the only one, or the one asked for."""
+    if requested is None:
+        if labels > 1:
+            raise UserError(f"model '{name}' has {labels} outputs; pick the reward with --model-args label_index=K")
+        return 0
+    if requested >= labels:
+        raise UserError(f"--model-args label_index={requested}: the model has {labels} outputs")
+    return requested

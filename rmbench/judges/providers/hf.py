@@ -23,7 +23,6 @@ goes) and the number truncated is reported in run.json (``stats.provider``) and 
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from typing import Any, Sequence
 
@@ -32,21 +31,23 @@ from rmbench.judges.base import GENERATIVE, SCALAR, BaseProvider, Failure, GenOu
 from rmbench.judges.local.common import (
     DPO,
     ArgReader,
+    chat_template_sha,
     check_gen_settings,
     context_limit,
     encode,
     fingerprint,
+    first_line,
+    label_index_for,
     load_chat_template,
+    local_identity,
     prompt_and_response_ids,
     render,
     resolve_judge_type,
-    sampling_seed_identity,
     scored_conversation,
     template_kwargs,
-    too_long_message,
+    too_long,
 )
 from rmbench.seeding import request_seed
-from rmbench.types import TOO_LONG
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEFAULT_MAX_TOKENS = 2048
@@ -64,8 +65,7 @@ def require_hf():
 
 
 def _load_error(what: str, name: str, exc: BaseException) -> UserError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return UserError(f"cannot load {what} '{name}': {msg[:300]}")
+    return UserError(f"cannot load {what} '{name}': {first_line(exc)}")
 
 
 class Provider(BaseProvider):
@@ -121,9 +121,7 @@ class Provider(BaseProvider):
         custom = load_chat_template(template_path)
         if custom is not None:
             self.tokenizer.chat_template = custom
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise UserError(f"model '{name}' has no chat template; pass --model-args chat_template=FILE.jinja")
-        self.template_sha = hashlib.sha256(self.tokenizer.chat_template.encode("utf-8")).hexdigest()[:16]
+        self.template_sha = chat_template_sha(name, getattr(self.tokenizer, "chat_template", None))
         self.pad_id = self._pad_id()
 
         from rmbench.judges.local import hf_compute
@@ -135,11 +133,7 @@ class Provider(BaseProvider):
         self.ref_model = None
         if self.judge_type == SCALAR:
             labels = int(getattr(self.model.config, "num_labels", 1) or 1)
-            if label_index is None and labels > 1:
-                raise UserError(f"model '{name}' has {labels} outputs; pick the reward with --model-args label_index=K")
-            self.label_index = label_index or 0
-            if self.label_index >= labels:
-                raise UserError(f"--model-args label_index={self.label_index}: the model has {labels} outputs")
+            self.label_index = label_index_for(name, labels, label_index)
             text_cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") \
                 else self.model.config
             if getattr(text_cfg, "pad_token_id", None) is None:  # transformers refuses batches without one
@@ -184,13 +178,8 @@ class Provider(BaseProvider):
 
     # -- identity ------------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
-        d = {"provider": "hf", "model": self.name, "dtype": self.dtype_name, "chat_template": self.template_sha}
-        if self.revision:
-            d["revision"] = self.revision
-        if self.fp:
-            d["fingerprint"] = self.fp
-        d.update(sampling_seed_identity(self.config))
-        return d
+        return local_identity("hf", self.name, self.template_sha, self.config, self.fp,
+                              {"dtype": self.dtype_name, "revision": self.revision or None})
 
     def describe(self) -> dict[str, Any]:
         d = {**self.cache_identity(), "judge_type": self.judge_type, "max_length": self.limit}
@@ -211,7 +200,6 @@ class Provider(BaseProvider):
         if self.limit is None or len(ids) <= self.limit:
             return ids, 0
         if not self.truncate:
-            self.counts["too_long"] += 1
             return None, 0
         self.counts["truncated_inputs"] += 1
         cut = len(ids) - self.limit
@@ -228,7 +216,7 @@ class Provider(BaseProvider):
             ids = encode(self.tokenizer, text)
             fitted, _ = self._fit(ids)
             if fitted is None:
-                results[k] = Failure(TOO_LONG, too_long_message(len(ids), self.limit))
+                results[k] = too_long(self.counts, len(ids), self.limit)
                 continue
             rows.append(fitted)
             where.append(k)
@@ -246,7 +234,7 @@ class Provider(BaseProvider):
             ids, start = prompt_and_response_ids(self.tokenizer, it.messages, it.response)
             fitted, cut = self._fit(ids)
             if fitted is None:
-                results[k] = Failure(TOO_LONG, too_long_message(len(ids), self.limit))
+                results[k] = too_long(self.counts, len(ids), self.limit)
                 continue
             rows.append(DpoRow(fitted, max(1, start - cut)))
             where.append(k)
@@ -271,8 +259,7 @@ class Provider(BaseProvider):
             ids = encode(self.tokenizer, render(self.tokenizer, req.messages, generation_prompt=True,
                                                 kwargs=template_kwargs(req.gen)))
             if self.limit is not None and len(ids) >= self.limit:
-                self.counts["too_long"] += 1
-                results[k] = Failure(TOO_LONG, too_long_message(len(ids), self.limit))
+                results[k] = too_long(self.counts, len(ids), self.limit)
                 continue
             prompts[k] = ids
             g = req.gen
