@@ -97,7 +97,7 @@ def load_tasks(config: RunConfig, demo: bool = False) -> Prepared:
     for name in config.tasks:
         spec = get_spec(name)
         apply_task_args(spec, task_args_for(config, spec))
-        td = load_task(spec, paths[name], demo=demo)
+        td = load_task(spec, paths[name], demo=demo, seed=config.seed)
         tasks.append(td)
         selected[name] = select(td.examples, config.limit, config.shard)
     return Prepared(tasks, selected)

@@ -18,6 +18,7 @@ REFUSED = "refused"
 EMPTY = "empty"
 API_ERROR = "api_error"
 TOO_LONG = "too_long"
+TIE = "tie"
 STATUSES = (OK, UNPARSED, TRUNCATED, REFUSED, EMPTY, API_ERROR, TOO_LONG)
 
 

@@ -81,7 +81,7 @@ def write_task(out_dir: Path, name: str, *, data_path: str | None = None, demo: 
 
     spec = get_spec(name)
     apply_task_args(spec, task_args)
-    td = load_task(spec, data_path, demo=demo)
+    td = load_task(spec, data_path, demo=demo, seed=seed)
     examples = select(td.examples, limit, None)
     scorer = get_scorer(spec.scoring)
     template = load_template(prompt)
