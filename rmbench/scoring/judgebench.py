@@ -79,7 +79,9 @@ def example_result(example, outcome) -> dict:
             by_order.setdefault((jd.first, jd.second), []).append(_vote(jd, winner))
     votes = [order_vote(by_order[k]) for k in sorted(by_order)]
     if all(v is None for v in votes):
-        return {"correct": failure_value(outcome.policy.on_failure), **out, "votes": votes, "decided": False}
+        # the official script counts such a pair as a tie (sum 0); its score follows --on-failure
+        return {"correct": failure_value(outcome.policy.on_failure), **out, "votes": votes, "sum": 0,
+                "decided": False}
     total = sum(v for v in votes if v is not None)
     return {"correct": 1.0 if total > 0 else 0.0, **out, "votes": votes, "sum": total}
 

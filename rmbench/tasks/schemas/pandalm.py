@@ -37,7 +37,7 @@ def _label(value: Any, key: str, spec: TaskSpec, index: int) -> int:
         return int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and value in LABELS:
         return int(value)
-    raise UserError(f"task '{spec.name}': row {index} column '{key}' must be 0, 1 or 2, got {str(value)[:40]!r}")
+    raise UserError(f"task '{spec.name}': row {index} column '{key}' must be 0, 1 or 2, got {repr(value)[:40]}")
 
 
 def _response(row: dict, key: str, spec: TaskSpec, index: int, ident: str, notes: dict) -> str:
