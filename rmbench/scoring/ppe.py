@@ -127,11 +127,16 @@ def example_result(example, outcome) -> dict:
 
 
 def _mean_curve(curves: list[list[float]]) -> list[float]:
-    width = max(len(c) for c in curves)
-    grid = np.full((len(curves), width), np.nan)
-    for row, c in enumerate(curves):
-        grid[row, :len(c)] = c
-    return [float(v) for v in np.nanmean(grid, axis=0)]
+    """The mean curve at each K over the items that have that many answers."""
+    by_len: dict[int, list[list[float]]] = {}
+    for c in curves:
+        by_len.setdefault(len(c), []).append(c)
+    width = max(by_len)
+    total, count = np.zeros(width), np.zeros(width)
+    for length, group in by_len.items():
+        total[:length] += np.asarray(group, dtype=float).sum(axis=0)
+        count[:length] += len(group)
+    return [float(v) for v in total / count]
 
 
 def _block(records: list[dict]) -> dict:
