@@ -164,8 +164,8 @@ def hub_reads(spec: TaskSpec) -> list[tuple[str | None, str, str]]:
 
     A task with ``source.hubs`` (one hub dataset per subset) reads the subsets its ``subsets``
     option names (all by default); a task with ``source.splits`` reads every split, or only those
-    its ``split`` option names. Rows of a multi-dataset or multi-split read are labelled with
-    their subset (or split) in a ``subset`` column unless they carry one."""
+    its ``split`` option names. Rows of a multi-dataset read get their dataset's subset name in a
+    ``subset`` column; rows of a multi-split read get their split's unless they carry one."""
     src = spec.source
     if src.hubs:
         hubs = dict(src.hubs)
@@ -208,7 +208,10 @@ def iter_hub_rows(spec: TaskSpec) -> tuple[Iterator[tuple[dict, Path | None]], d
             for row in ds:
                 if label is not None:
                     row = dict(row)
-                    row.setdefault("subset", label)
+                    if src.hubs:    # the dataset read is the subset, whatever the row's own columns say
+                        row["subset"] = label
+                    else:
+                        row.setdefault("subset", label)
                 yield row, None
 
     return gen(), provenance

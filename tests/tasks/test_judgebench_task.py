@@ -217,3 +217,25 @@ def test_the_published_judgments_score_as_the_official_script_scores_them(monkey
                             ("livebench-math", "math"), ("livecodebench", "coding")):
             official = compute_final_metrics(pairs, True, include_fn=lambda x, p=prefix: x["source"].startswith(p))
             assert 100 * summ["sections"][cat]["score"] == pytest.approx(official), (f.name, cat)
+
+
+def test_the_split_option_reads_one_split_of_the_hub_dataset(tmp_path):
+    # a local folder stands in for the hub repository (load_dataset treats both alike), laid out
+    # as ScalerLab/JudgeBench is: data/gpt-00000-of-00001.jsonl and data/claude-...jsonl
+    import dataclasses
+
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    write_jsonl(tmp_path / "hub" / "data" / "gpt-00000-of-00001.jsonl",
+                [jb_row("g1", "livebench-math", "A>B"), jb_row("g2", "livecodebench", "B>A")])
+    write_jsonl(tmp_path / "hub" / "data" / "claude-00000-of-00001.jsonl",
+                [jb_row("c1", "mmlu-pro-law", "B>A", model=CLAUDE)])
+
+    def spec(**args):
+        s = apply_task_args(get_spec("judgebench"), args)
+        return dataclasses.replace(s, source=dataclasses.replace(s.source, hub=str(tmp_path / "hub")))
+
+    gpt = load_task(spec())
+    assert [ex.id for ex in gpt.examples] == ["g1", "g2"] and gpt.provenance["splits"] == ["gpt"]
+    claude = load_task(spec(split="claude"))
+    assert [ex.id for ex in claude.examples] == ["c1"] and claude.provenance["splits"] == ["claude"]
+    assert not claude.notes

@@ -111,6 +111,30 @@ def test_k_subsample_is_seeded_recorded_and_keeps_order(tmp_path):
     assert len(big.examples[0].candidates) == 32 and big.notes["questions with fewer than k=40 answers (all kept)"]
 
 
+def test_the_hub_source_reads_one_dataset_per_selected_subset(tmp_path):
+    # local folders stand in for the five hub repositories (load_dataset treats both alike); the
+    # dataset read names the subset, whatever a row's own columns say
+    import dataclasses
+
+    hubs = {}
+    for name in ("mmlu-pro", "math", "gpqa", "ifeval", "mbpp-plus"):
+        folder = tmp_path / f"hub-{name}" / "data"
+        folder.mkdir(parents=True)
+        write_jsonl(folder / "train-00000-of-00001.jsonl", [ppe_row(f"{name}-1", [True, False], subset="chess")])
+        hubs[name] = str(folder.parent)
+    hubs["gpqa"] = str(tmp_path / "missing")          # never read unless selected
+
+    def spec(**args):
+        s = _spec(**args)
+        return dataclasses.replace(s, source=dataclasses.replace(s.source, hubs=tuple(hubs.items())))
+
+    td = load_task(spec(subsets="math+mmlu-pro"))
+    assert [ex.id for ex in td.examples] == ["math/math-1", "mmlu-pro/mmlu-pro-1"]
+    assert td.provenance["hubs"] == {"math": hubs["math"], "mmlu-pro": hubs["mmlu-pro"]}
+    with pytest.raises(UserError, match="could not load .*missing"):
+        load_task(spec())
+
+
 def test_demo_loads():
     td = load_task(get_spec("ppe-correctness"), demo=True)
     assert [ex.subset for ex in td.examples] == ["mmlu-pro", "math", "gpqa", "ifeval", "mbpp-plus"]
