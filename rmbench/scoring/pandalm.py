@@ -34,10 +34,9 @@ How a judge's answers become one prediction per item:
 
 from __future__ import annotations
 
-from collections import Counter
-
 from rmbench.contracts import EXCLUDE, HALF
 from rmbench.scoring.common import mean
+from rmbench.scoring.judgebench import order_vote
 from rmbench.types import OK, TIE
 
 CLASSES = (0, 1, 2)
@@ -60,19 +59,12 @@ def _vote(jd, as_tie: bool) -> int | None:
 
 def combine_votes(votes_by_order: list[list[int | None]]) -> int | None:
     """Votes per order (one per sample; None for a failure left to the policy) -> the predicted
-    class, or None when no order has a vote."""
-    total, voted = 0, False
-    for votes in votes_by_order:
-        kept = [v for v in votes if v is not None]
-        if not kept:
-            continue
-        voted = True
-        ranked = Counter(kept).most_common()
-        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-            continue            # no plurality in this order: it adds nothing (a tie)
-        total += ranked[0][0]
-    if not voted:
+    class, or None when no order has a vote. Each order votes its samples' plurality (0 without
+    one), as JudgeBench's scorer does, and the orders' votes are summed."""
+    votes = [order_vote(v) for v in votes_by_order]
+    if all(v is None for v in votes):
         return None
+    total = sum(v for v in votes if v is not None)
     return 1 if total > 0 else 2 if total < 0 else 0
 
 
