@@ -126,7 +126,7 @@ def load_tasks(config: RunConfig, examples: dict[str, list[Example]] | None = No
     for name in config.tasks:
         spec = get_spec(name)
         apply_task_args(spec, task_args_for(config, spec.options))
-        out.append(load_task(spec, paths[name], demo=demo))
+        out.append(load_task(spec, paths[name], demo=demo, seed=config.seed))
     return out
 
 

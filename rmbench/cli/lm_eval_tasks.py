@@ -41,7 +41,7 @@ def main(args) -> int:
         tasks = [t.strip() for t in args.task.split(",") if t.strip()]
     else:
         # every task that can be loaded without more input: a demo sample, or a hub source
-        tasks = [s.name for s in all_specs() if (s.demo if args.demo else s.source.hub)]
+        tasks = [s.name for s in all_specs() if (s.demo if args.demo else (s.source.hub or s.source.hubs or s.source.url))]
     if not tasks:
         raise UserError("no tasks to write")
     paths = resolve_data_paths(RunConfig(model="x/x", tasks=tasks, data_path=args.data_path))

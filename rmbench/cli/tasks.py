@@ -18,9 +18,7 @@ def main(args) -> int:
 
     rows = []
     for s in all_specs():
-        src = s.source.hub or "--data-path only"
-        if s.source.hub:
-            src += f" ({','.join(s.source.splits) or s.source.split})"
+        src = s.source.describe()
         rows.append({"task": s.name, "source": src, "size": s.size if s.size is not None else "", "metric": s.metric})
     if args.format == "json":
         print(json.dumps(rows, indent=2))

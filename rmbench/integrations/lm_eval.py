@@ -104,6 +104,7 @@ def write_task(out_dir: Path, name: str, *, data_path: str | None = None, demo: 
             # labels travel as a JSON string: a column of empty dicts is not something Arrow can hold
             doc = {"doc_id": f"{ex.id}|{i}|{j}|{first}", "task": name, "id": str(ex.id),
                    "subset": str(ex.subset), "labels": json.dumps(dict(ex.labels), ensure_ascii=False),
+                   "meta": json.dumps(dict(ex.meta), ensure_ascii=False, default=list),
                    "preferred": list(ex.preferred), "n": len(ex.candidates),
                    "i": i, "j": j, "first": first, "second": second,
                    "system": next((m["content"] for m in msgs if m["role"] == "system"), ""),
@@ -177,6 +178,7 @@ def results_processor(meta_path: str) -> Callable[[dict, list], dict]:
         if status == OK:
             winner = doc["first"] if label == labels[0] else doc["second"]
         item = {k: doc[k] for k in ("task", "id", "subset", "labels", "preferred", "n", "i", "j", "first", "second")}
+        item["meta"] = doc.get("meta") or "{}"   # what a scorer reads besides the candidates (e.g. a gold label)
         item.update(status=status, winner=winner)
         out: dict[str, Any] = {"judgment_acc": 1.0 if winner == doc["i"] else 0.0}
         for key in _meta(meta_path)["metrics"]:
@@ -202,7 +204,8 @@ def score_items(meta: dict, items: list[dict]) -> dict:
     for ex_id, its in by_id.items():
         first = its[0]
         ex = Example(id=ex_id, task=first["task"], subset=first["subset"], messages=(), candidates=("",) * first["n"],
-                     preferred=tuple(first["preferred"]), labels=json.loads(first["labels"] or "{}"))
+                     preferred=tuple(first["preferred"]), labels=json.loads(first["labels"] or "{}"),
+                     meta=json.loads(first.get("meta") or "{}"))
         judgments: dict[tuple[int, int], list] = {}
         for it in its:
             judgments.setdefault((it["i"], it["j"]), []).append(

@@ -18,15 +18,20 @@ def failure_counts(records: list[dict]) -> dict[str, int]:
 def position_bias(records: list[dict]) -> dict | None:
     """From pairwise records: first-position preference over ok judgments, and for pairs judged
     in both orders the consistency rate (both orders name the same winner) and the
-    order-consistent accuracy (both orders name the preferred candidate ``i``)."""
+    order-consistent accuracy (both orders name the preferred candidate: ``i``, or, when the
+    record's result lists ``preferred`` candidates, one of those; a pair whose two candidates are
+    both preferred or both not, such as a tie, says nothing about accuracy)."""
     ok_total = first_wins = 0
     both = consistent = consistent_correct = both_scored = 0
     for r in records:
         # tournament matches may set two preferred (or two rejected) candidates against each
         # other, so they say nothing about order-consistent accuracy
         in_tournament = ranked_by(r) == BY_MATCHES
+        listed = (r.get("result") or {}).get("preferred")
         for p in r.get("pairs") or []:
             i = p["i"]
+            preferred = {i} if listed is None else set(listed)
+            decisive = (i in preferred) != (p["j"] in preferred)
             per_order: dict[tuple[int, int], list[int]] = {}
             for jd in p["judgments"]:
                 if jd["status"] != OK:
@@ -40,10 +45,11 @@ def position_bias(records: list[dict]) -> dict | None:
                     top = max(set(ws), key=ws.count)
                     winners.append(top if ws.count(top) * 2 > len(ws) else None)
                 both += 1
+                scored = decisive and not in_tournament
                 if winners[0] is not None and winners[0] == winners[1]:
                     consistent += 1
-                    consistent_correct += winners[0] == i and not in_tournament
-                both_scored += not in_tournament
+                    consistent_correct += winners[0] in preferred and scored
+                both_scored += scored
     if ok_total == 0 and both == 0:
         return None
     out = {"judgments_ok": ok_total, "first_position_preference": first_wins / ok_total if ok_total else None}

@@ -47,7 +47,10 @@ def select(examples: list[Example], limit: int | None, shard: tuple[int, int] | 
     return examples
 
 
-def load_task(spec: TaskSpec, data_path: str | None = None, demo: bool = False) -> TaskData:
+def load_task(spec: TaskSpec, data_path: str | None = None, demo: bool = False, seed: int = 0) -> TaskData:
+    """The task's examples from the hub (or ``source.url``), ``--data-path`` or the demo sample.
+    ``seed`` is the run seed, handed to schemas that draw from it (``SEEDED``; e.g. PPE's
+    ``k``-of-32 subsample), so that every judge run with one seed sees the same examples."""
     from rmbench.tasks import sources
 
     mod = schema_module(spec)
@@ -55,14 +58,17 @@ def load_task(spec: TaskSpec, data_path: str | None = None, demo: bool = False) 
         rows, prov = sources.iter_demo_rows(spec)
     elif data_path:
         rows, prov = sources.iter_local_rows(spec, data_path)
+    elif spec.source.url and not spec.source.hub:
+        rows, prov = sources.iter_url_rows(spec)
     else:
         rows, prov = sources.iter_hub_rows(spec)
+    extra = {"seed": seed} if getattr(mod, "SEEDED", False) else {}
     notes: dict[str, Any] = {}
     examples: list[Example] = []
     seen: dict[str, Any] = {}
     for index, (row, where) in enumerate(rows):
         try:
-            ex = mod.convert(row, spec, index=index, path=where.path, notes=notes)
+            ex = mod.convert(row, spec, index=index, path=where.path, notes=notes, **extra)
         except RowError as e:
             raise UserError(f"task '{spec.name}': {where}: {e}") from None
         if ex is None:

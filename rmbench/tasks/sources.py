@@ -225,36 +225,84 @@ def iter_local_rows(spec: TaskSpec, data_path: str) -> tuple[Rows, dict]:
     return gen(), provenance
 
 
-def iter_hub_rows(spec: TaskSpec) -> tuple[Rows, dict]:
-    datasets = _quiet_datasets()
+def hub_reads(spec: TaskSpec) -> list[tuple[str | None, str, str]]:
+    """What ``iter_hub_rows`` reads: (subset label or None, hub id, split) per dataset split.
+
+    A task with ``source.hubs`` (one hub dataset per subset) reads the subsets its ``subsets``
+    option names (all by default); a task with ``source.splits`` reads every split, or only those
+    its ``split`` option names. Rows of a multi-dataset read get their dataset's subset name in a
+    ``subset`` column; rows of a multi-split read get their split's unless they carry one."""
     src = spec.source
+    if src.hubs:
+        hubs = dict(src.hubs)
+        names = spec.choices("subsets", tuple(hubs)) if "subsets" in spec.options else tuple(hubs)
+        return [(name, hubs[name], src.split) for name in names]
     if not src.hub:
         hint = f" ({src.hint})" if src.hint else ""
         raise UserError(f"task '{spec.name}' has no hub source; pass --data-path{hint}")
     splits = list(src.splits) or [src.split]
+    if src.splits and "split" in spec.options:
+        splits = list(spec.choices("split", src.splits))
+    return [(split if len(splits) > 1 else None, src.hub, split) for split in splits]
+
+
+def iter_hub_rows(spec: TaskSpec) -> tuple[Rows, dict]:
+    datasets = _quiet_datasets()
+    src = spec.source
+    reads = hub_reads(spec)
     loaded = []
-    for split in splits:
+    for label, hub, split in reads:
         try:
             extra = {"data_files": list(src.data_files) if isinstance(src.data_files, tuple) else src.data_files} \
                 if src.data_files else {}
-            ds = datasets.load_dataset(src.hub, name=src.config, split=split, revision=src.revision, **extra)
+            ds = datasets.load_dataset(hub, name=src.config, split=split, revision=src.revision, **extra)
         except Exception as e:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"could not load {src.hub} (split {split}) from the hub: {msg}") from None
-        loaded.append((split, ds))
-    provenance = {"kind": "hub", "hub": src.hub, "config": src.config, "splits": splits, "data_files": src.data_files,
-                  "revision": src.revision, "fingerprints": {s: getattr(ds, "_fingerprint", None) for s, ds in loaded},
-                  "cache_files": {s: [Path(c["filename"]).parent.name for c in ds.cache_files][:1] for s, ds in loaded}}
+            raise UserError(f"could not load {hub} (split {split}) from the hub: {msg}") from None
+        loaded.append((label, hub, split, ds))
+    keys = [label or split for label, _, split in reads]
+    provenance = {"kind": "hub", "hub": src.hub, "config": src.config, "splits": [s for _, _, s in reads],
+                  "data_files": src.data_files, "revision": src.revision,
+                  "fingerprints": {k: getattr(ds, "_fingerprint", None) for k, (*_, ds) in zip(keys, loaded)},
+                  "cache_files": {k: [Path(c["filename"]).parent.name for c in ds.cache_files][:1]
+                                  for k, (*_, ds) in zip(keys, loaded)}}
+    if src.hubs:
+        provenance["hubs"] = {label: hub for label, hub, _ in reads}
 
     def gen() -> Rows:
-        for split, ds in loaded:
-            for pos, row in enumerate(_checked(ds, f"{src.hub} split {split}")):
-                if len(splits) > 1:
+        for label, hub, split, ds in loaded:
+            for pos, row in enumerate(_checked(ds, f"{hub} split {split}")):
+                if label is not None:
                     row = dict(row)
-                    row.setdefault("subset", split)
-                yield row, Where(f"{src.hub} split '{split}'", pos)
+                    if src.hubs:    # the dataset read is the subset, whatever the row's own columns say
+                        row["subset"] = label
+                    else:
+                        row.setdefault("subset", label)
+                yield row, Where(f"{hub} split '{split}'", pos)
 
     return gen(), provenance
+
+
+def iter_url_rows(spec: TaskSpec) -> tuple[Rows, dict]:
+    """Rows of a file published outside the hub (``source.url``), fetched once into the datasets
+    cache (a download, cached like the hub's) and checked against ``source.sha256`` before anything
+    is read from it."""
+    src = spec.source
+    _quiet_datasets()
+    from datasets.utils.file_utils import cached_path
+
+    hint = f"; pass --data-path to a local copy ({src.hint})" if src.hint else "; pass --data-path to a local copy"
+    try:
+        local = Path(cached_path(src.url))
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0].split(". Tried to reach")[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"could not download {src.url} ({msg}){hint}") from None
+    digest = _sha256(local)
+    if src.sha256 and digest != src.sha256:
+        raise UserError(f"{src.url} does not have the published content (sha256 {digest[:12]}..., expected "
+                        f"{src.sha256[:12]}...){hint}")
+    rows, _ = iter_local_rows(spec, str(local))
+    return rows, {"kind": "url", "url": src.url, "files": {local.name: digest}}
 
 
 def iter_demo_rows(spec: TaskSpec) -> tuple[Rows, dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,26 @@ class Source:
     splits: tuple[str, ...] = ()  # several splits of one hub dataset (e.g. pref-test-sets)
     data_files: str | tuple[str, ...] | None = None  # which files of the hub repo to read (e.g. RM-Bench)
     hint: str | None = None  # where to get the data when there is no hub copy (shown in the error)
+    # one hub dataset per subset (e.g. PPE's five best-of-K sets): {subset: hub id}; a task option
+    # ``subsets`` picks which are read
+    hubs: tuple[tuple[str, str], ...] = ()
+    # a file published outside the hub (e.g. PandaLM's test set on GitHub), pinned by its sha256
+    url: str | None = None
+    sha256: str | None = None
+
+    def describe(self) -> str:
+        """Where the data comes from, in one line (``rmbench tasks``)."""
+        if self.hubs:
+            ids = [h for _, h in self.hubs]
+            head = os.path.commonprefix(ids)
+            tail = os.path.commonprefix([i[len(head):][::-1] for i in ids])[::-1]
+            middles = [i[len(head):len(i) - len(tail)] for i in ids]
+            return f"{head}{{{','.join(middles)}}}{tail} ({self.split})" if len(ids) > 1 else f"{ids[0]} ({self.split})"
+        if self.hub:
+            return f"{self.hub} ({','.join(self.splits) or self.split})"
+        if self.url:
+            return self.url
+        return "--data-path only"
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,28 @@ class TaskSpec:
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
+
+    def choices(self, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+        """A task option naming some of ``allowed`` (a list, or a string split on ``,``, ``|`` or
+        ``+``), case-blind, in the order given; unknown names and empty selections are errors."""
+        raw: Any = self.option(key, list(allowed))
+        if raw is None:
+            return allowed
+        if isinstance(raw, str):
+            items = [s.strip() for s in re.split(r"[,|+]", raw)]
+        else:
+            items = [str(s).strip() for s in raw]
+        by_low = {a.lower(): a for a in allowed}
+        out = []
+        for item in items:
+            if not item:
+                continue
+            if item.lower() not in by_low:
+                raise UserError(f"task '{self.name}': option {key}={item!r} is not one of {', '.join(allowed)}")
+            out.append(by_low[item.lower()])
+        if not out:
+            raise UserError(f"task '{self.name}': option {key} selects nothing")
+        return tuple(dict.fromkeys(out))
 
 
 def _read_yaml(path: Path) -> dict:
@@ -81,9 +125,13 @@ def parse_spec(path: Path) -> TaskSpec:
     src = data.get("source") or {}
     if not isinstance(src, dict):
         raise UserError(f"task file {path.name}: 'source' must be a mapping")
+    hubs = src.get("hubs") or {}
+    if not isinstance(hubs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in hubs.items()):
+        raise UserError(f"task file {path.name}: 'source.hubs' must map subset names to hub ids")
     source = Source(hub=src.get("hub"), config=src.get("config"), split=src.get("split", "train"),
                     revision=src.get("revision"), splits=tuple(src.get("splits") or ()),
-                    data_files=_data_files(src.get("data_files")), hint=src.get("hint"))
+                    data_files=_data_files(src.get("data_files")), hint=src.get("hint"),
+                    hubs=tuple(hubs.items()), url=src.get("url"), sha256=src.get("sha256"))
     return TaskSpec(
         name=str(data["name"]), version=int(data.get("version", 1)), description=str(data.get("description", "")).strip(),
         source=source, schema=str(data["schema"]), scoring=str(data["scoring"]), metric=str(data.get("metric", "")),

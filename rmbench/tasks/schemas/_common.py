@@ -12,7 +12,7 @@ ROLES = ("system", "user", "assistant")
 
 def need(row: dict, key: str, spec: TaskSpec, index: int) -> Any:
     if key not in row:
-        raise RowError(f"is missing column '{key}' "
+        raise RowError(f"missing column '{key}' "
                         f"(columns present: {', '.join(sorted(map(str, row))) or 'none'})")
     return row[key]
 

@@ -19,7 +19,6 @@ scored as the official code scores them.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -36,29 +35,6 @@ PARTS = (PAIRWISE, BON)
 GOALS = ("Helpfulness", "Harmlessness")
 SET_DIRS = {"Pairwise_set": PAIRWISE, "BoN_set": BON}
 AVERAGES = ("micro", "macro")
-
-
-def _choices(spec: TaskSpec, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """A task option naming some of ``allowed`` (a list, or a string split on ``,``, ``|`` or ``+``),
-    case-blind."""
-    raw: Any = spec.option(key, list(allowed))
-    if raw is None:
-        return allowed
-    if isinstance(raw, str):
-        items = [s.strip() for s in re.split(r"[,|+]", raw)]
-    else:
-        items = [str(s).strip() for s in raw]
-    by_low = {a.lower(): a for a in allowed}
-    out = []
-    for item in items:
-        if not item:
-            continue
-        if item.lower() not in by_low:
-            raise UserError(f"task '{spec.name}': option {key}={item!r} is not one of {', '.join(allowed)}")
-        out.append(by_low[item.lower()])
-    if not out:
-        raise UserError(f"task '{spec.name}': option {key} selects nothing")
-    return tuple(dict.fromkeys(out))
 
 
 def _category(row: dict, path: Path | None) -> tuple[str, str] | None:
@@ -105,10 +81,10 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
         raise RowError("has no usable 'category_path' "
                         "(expected e.g. Pairwise_set/Helpfulness/Chat/Discussion)")
     goal, scenario = cat
-    if part not in _choices(spec, "parts", PARTS):
+    if part not in spec.choices("parts", PARTS):
         count(notes, f"{'best-of-N' if part == BON else 'pairwise'} rows not selected (skipped)")
         return None
-    if goal in GOALS and goal not in _choices(spec, "goals", GOALS):
+    if goal in GOALS and goal not in spec.choices("goals", GOALS):
         count(notes, f"{goal} rows not selected (skipped)")
         return None
 
