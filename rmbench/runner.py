@@ -26,6 +26,7 @@ from rmbench.errors import UserError
 from rmbench.redaction import redact, redact_argv
 from rmbench.scoring import get_scorer
 from rmbench.scoring.aggregation import aggregation_summary
+from rmbench.scoring.diagnostics import policy_for, record_facts, task_diagnostics
 from rmbench.scoring.intervals import add_intervals
 from rmbench.scoring.judging import failure_counts, position_bias
 from rmbench.store.cost import cost_summary, cost_usd
@@ -188,6 +189,7 @@ async def _judge_examples(todo: list, judge, config: RunConfig, rd: RunDir, prog
                                                         aggregation.get(example.task), pairs=pairs)
         result = scorer.example_result(example, outcome)
         record = make_record(example, outcome, result)
+        record.update(record_facts(example, getattr(judge.provider, "tokenizer", None)))  # diagnostics
         if tournament is not None:
             record["tournament"] = tournament
         rd.append(record)
@@ -326,6 +328,8 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], record
         agg = aggregation_summary(recs)
         if agg is not None:
             summ["aggregation"] = agg
+        summ.update(task_diagnostics(recs, scorer=scorer, options=td.spec.options, task=td.spec.name, judge=judge_desc,
+                                     policy=policy_for(config.orders, config.samples, config.seed, config.on_failure)))
         summ["version"] = td.spec.version
         out["tasks"][td.spec.name] = summ
     # cross-task figures (e.g. RewardBench's score with its prior sets run as a second task)
