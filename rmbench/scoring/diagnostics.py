@@ -116,25 +116,40 @@ def _rate(hits: list[float]) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
 
-def length_bias(records: list[dict], policy: Policy) -> tuple[dict | None, str | None]:
+def length_sides(record: dict, policy: Policy) -> list[tuple[str, float]] | None:
+    """(side, value) of every (preferred, rejected) pair of a record that has a value: side is
+    ``longer``, ``shorter`` or ``equal`` (the preferred response against the rejected one)."""
+    counts = (record.get(replay.LENGTHS) or {}).get("counts")
+    ex = replay.stub_example(record)
+    if ex is None or not isinstance(counts, list) or len(counts) != len(ex.candidates):
+        return None
+    outcome = replay.outcome_of(record, ex, policy)
+    out = []
+    for p, q in replay.scoring_pairs(ex):
+        try:
+            v = outcome.beats(p, q)
+        except KeyError:        # a tournament that never set these two against each other
+            continue
+        if v is not None:
+            out.append(("longer" if counts[p] > counts[q] else "shorter" if counts[p] < counts[q] else "equal", v))
+    return out
+
+
+def length_bias(records: list[dict], policy: Policy, sides: dict[int, list] | None = None
+                ) -> tuple[dict | None, str | None]:
+    """The ``length_bias`` block (see the module docstring) and a note when it cannot be had.
+    ``sides`` may hold ``length_sides`` per record (keyed by ``id(record)``) already."""
+    if not records:
+        return None, None
     units = {(r.get(replay.LENGTHS) or {}).get("unit") for r in records}
-    if None in units or not records:
-        return None, "length bias: records lack candidate lengths (written by an older rmbench)" if records else None
+    if None in units:
+        return None, "length bias: records lack candidate lengths (written by an older rmbench)"
     if len(units) > 1:
         return None, "length bias: records mix length units (" + ", ".join(sorted(units)) + ")"
     buckets: dict[str, list[float]] = {"longer": [], "shorter": [], "equal": []}
-    for r, ex, outcome in _replayed(records, policy):
-        counts = r[replay.LENGTHS]["counts"]
-        if len(counts) != len(ex.candidates):
-            continue
-        for p, q in replay.scoring_pairs(ex):
-            try:
-                v = outcome.beats(p, q)
-            except KeyError:        # a tournament that never set these two against each other
-                continue
-            if v is None:
-                continue
-            side = "longer" if counts[p] > counts[q] else "shorter" if counts[p] < counts[q] else "equal"
+    for r in records:
+        got = sides[id(r)] if sides is not None and id(r) in sides else length_sides(r, policy)
+        for side, v in got or ():
             buckets[side].append(v)
     if not any(buckets.values()):
         return None, None
@@ -238,10 +253,10 @@ def _expected_of(scores) -> float | None:
 
 # -- the hook ----------------------------------------------------------------------------------
 
-def _block(records: list[dict], policy: Policy, rating_judge: bool, roles) -> tuple[dict, list[str]]:
+def _block(records: list[dict], policy: Policy, rating_judge: bool, roles, sides) -> tuple[dict, list[str]]:
     out: dict[str, Any] = {}
     notes: list[str] = []
-    lb, note = length_bias(records, policy)
+    lb, note = length_bias(records, policy, sides)
     if lb:
         out["length_bias"] = lb
     if note:
@@ -281,13 +296,14 @@ def task_diagnostics(records: list[dict], *, scorer, options: dict, policy: Poli
             roles, why = calib.label_roles(records)
             if why:
                 notes.append(why)
-    diag, more = _block(records, policy, rating_judge, roles)
+    sides = {id(r): length_sides(r, policy) for r in records}
+    diag, more = _block(records, policy, rating_judge, roles, sides)
     notes += more
     sections = {}
     groups = sections_of(records, scorer.aggregate, options)
     if len(groups) > 1 or (groups and sum(map(len, groups.values())) < len(records)):
         for name, recs in groups.items():
-            block, _ = _block(recs, policy, rating_judge, roles)
+            block, _ = _block(recs, policy, rating_judge, roles, sides)
             pb = position_bias(recs)
             if pb:
                 block["position_bias"] = pb
