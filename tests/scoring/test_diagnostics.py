@@ -156,3 +156,25 @@ def test_rescore_of_a_run_keeps_the_diagnostics(tmp_path):
     summ = _run(tmp_path, "baseline/longest", "rewardbench", data, "again")
     again = rescore(summ["_path"])["tasks"]["rewardbench"]
     assert again["diagnostics"] == summ["diagnostics"]
+
+
+def test_expected_ratings_narrow_a_tie_at_the_top_of_a_best_of_n_pick():
+    from rmbench.protocol import Outcome
+    from rmbench.scoring import bon, rewardbench2
+    from rmbench.types import Score
+    from tests.scoring.outcomes import example
+
+    ex = example("a", 3, preferred=(1,), subset="Focus")
+
+    def outcome(values, expected):
+        scores = []
+        for c, (v, e) in enumerate(zip(values, expected)):
+            s = Score(c, 0, v)
+            if e is not None:
+                s.expected = e
+            scores.append([s])
+        return Outcome(ex, Policy(), scores=scores)
+
+    assert bon.example_result(ex, outcome([8.0, 8.0, 5.0], [8.3, 7.9, 5.0]))["correct"] == 0.0   # 0 wins the tie
+    assert rewardbench2.example_result(ex, outcome([8.0, 8.0, 5.0], [7.6, 7.9, 5.0]))["correct"] == 1.0
+    assert bon.example_result(ex, outcome([8.0, 8.0, 5.0], [None, 7.9, 5.0]))["correct"] == 0.5  # one lacks it
