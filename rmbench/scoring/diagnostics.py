@@ -40,7 +40,7 @@ Figures (each left out where it does not apply):
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from rmbench.contracts import POINTWISE
 from rmbench.protocol import Policy
@@ -333,6 +333,3 @@ def task_diagnostics(records: list[dict], *, scorer, options: dict, policy: Poli
 def policy_for(orders: str, samples: int, seed: int, on_failure: str) -> Policy:
     return Policy(orders=orders, samples=samples, seed=seed, on_failure=on_failure)
 
-
-__all__: Sequence[str] = ("record_facts", "task_diagnostics", "sections_of", "length_bias", "self_consistency",
-                          "ratings", "verdict_ties", "policy_for", "TOKENS", "CHARS")

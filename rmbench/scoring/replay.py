@@ -115,6 +115,3 @@ def scoring_pairs(example: Example) -> list[tuple[int, int]]:
     """Every (preferred, rejected) pair of an example."""
     return [(p, r) for p in example.preferred for r in example.rejected]
 
-
-def policy_of(orders: str, samples: int, seed: int, on_failure: str) -> Policy:
-    return Policy(orders=orders, samples=samples, seed=seed, on_failure=on_failure)
