@@ -33,6 +33,7 @@ from rmbench.errors import UserError
 from rmbench.redaction import redact
 from rmbench.scoring import get_scorer
 from rmbench.scoring.aggregation import aggregation_summary
+from rmbench.scoring.diagnostics import policy_for, record_facts, task_diagnostics
 from rmbench.scoring.intervals import add_intervals
 from rmbench.scoring.judging import failure_counts, position_bias
 from rmbench.store.cost import cost_summary, cost_usd
@@ -283,6 +284,7 @@ async def execute(plan: Plan, sink: Any, done: set[tuple[str, str]], progress: A
         outcome, tournament = await evaluate_aggregated(example, judge.mode, policy, judge.compare, judge.score,
                                                         plan.aggregation.get(example.task), pairs=pairs)
         record = make_record(plan.identity_hash, example, outcome, scorer.example_result(example, outcome))
+        record.update(record_facts(example, getattr(judge.provider, "tokenizer", None)))  # diagnostics
         if tournament is not None:
             record["tournament"] = tournament
         sink.append(record)
@@ -427,6 +429,8 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
         agg = aggregation_summary(recs)
         if agg is not None:
             summ["aggregation"] = agg
+        summ.update(task_diagnostics(recs, scorer=scorer, options=ts.options, task=ts.name, judge=judge_desc,
+                                     policy=policy_for(config.orders, config.samples, config.seed, config.on_failure)))
         summ["version"] = ts.version
         out["tasks"][ts.name] = summ
     # cross-task figures (e.g. RewardBench's score with its prior sets run as a second task)

@@ -93,6 +93,16 @@ def score_value(scores: list[Score]) -> float | None:
     return sum(ok) / len(ok)
 
 
+def expected_value(scores: list[Score]) -> float | None:
+    """The mean expected rating over a candidate's scored samples: ``expected`` is the
+    probability-weighted rating a rating judge records beside the sampled one when the run asked
+    for verdict probabilities. None unless every scored sample has one."""
+    vals = [getattr(s, "expected", None) for s in scores if s.status == OK and s.value is not None]
+    if not vals or any(v is None for v in vals):
+        return None
+    return sum(vals) / len(vals)
+
+
 @dataclass
 class Outcome:
     """What the judge said about one example: pointwise scores or pairwise judgments."""
@@ -109,18 +119,33 @@ class Outcome:
     def beats(self, i: int, j: int) -> float | None:
         """Outcome of candidate i against j in [0, 1]; None when excluded as a failure.
 
-        Pointwise: 1 if score(i) > score(j), else 0 (a tie is a loss). Pairwise: see pair_value.
+        Pointwise: 1 if score(i) > score(j), else 0 (a tie is a loss, unless both candidates have
+        expected ratings, which then decide: see ``break_ties``). Pairwise: see pair_value.
         """
         if self.scores is not None:
             si, sj = self.score_of(i), self.score_of(j)
             if si is None or sj is None:
                 return failure_value(self.policy.on_failure)
+            if si == sj:
+                return 1.0 if self.break_ties([i, j]) == [i] else 0.0
             return 1.0 if si > sj else 0.0
         key = (i, j) if (i, j) in self.judgments else (j, i)
         if key not in self.judgments:
             raise KeyError(f"pair {(i, j)} was not judged for example {self.example.id}")
         v = pair_value(self.example, i, j, self.judgments[key], self.policy)
         return v
+
+    def break_ties(self, tied: list[int]) -> list[int]:
+        """Candidates with equal scores, narrowed to those with the highest expected rating when
+        every one of them has one (a rating judge run with verdict probabilities); otherwise, or
+        when the expected ratings tie too, all of them."""
+        if self.scores is None or len(tied) < 2:
+            return list(tied)
+        exp = [expected_value(self.scores[c]) for c in tied]
+        if any(e is None for e in exp):
+            return list(tied)
+        high = max(exp)
+        return [c for c, e in zip(tied, exp) if e == high]
 
     def failures(self) -> dict[str, int]:
         out: dict[str, int] = {}

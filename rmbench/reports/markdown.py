@@ -64,6 +64,60 @@ def aggregation_line(agg: dict) -> str:
     return line
 
 
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.1f}"
+
+
+def diagnostics_rows(t: dict) -> list[list[str]]:
+    """The rows of a task's diagnostics table (``diagnostics`` and ``compute_curves`` of its
+    summary, see rmbench/scoring/diagnostics.py), whole task only."""
+    d, cc = t.get("diagnostics") or {}, t.get("compute_curves") or {}
+    rows: list[list[str]] = []
+    lb = d.get("length_bias")
+    if lb and not (lb.get("n_longer_preferred") or lb.get("n_shorter_preferred")):
+        rows.append([f"length bias ({md_escape(lb.get('unit'))})",
+                     f"no pair differs in length ({lb.get('n_equal_length', 0)} of equal length)"])
+    elif lb:
+        rows.append([f"length bias ({md_escape(lb.get('unit'))})",
+                     f"preferred longer {pct(lb.get('accuracy_longer_preferred'))} (n {lb.get('n_longer_preferred', 0)}), "
+                     f"shorter {pct(lb.get('accuracy_shorter_preferred'))} (n {lb.get('n_shorter_preferred', 0)}), "
+                     f"difference {_signed(lb.get('difference'))}"])
+        rows.append(["length-controlled accuracy", pct(lb.get("length_controlled_accuracy"))])
+    sc = d.get("self_consistency")
+    if sc:
+        rows.append(["self-consistency", f"all samples agree on {pct(sc.get('all_agree'))}% of {sc.get('requests', 0)} "
+                     f"{'ratings' if sc.get('unit') == 'rating' else 'comparisons'} (mean agreement "
+                     f"{pct(sc.get('mean_agreement'))}%)"])
+    vt = d.get("verdict_ties")
+    if vt:
+        rows.append(["tie verdicts", f"{vt.get('judgments', 0)} ({pct(vt.get('share'))}% of verdicts)"])
+    rt = d.get("ratings")
+    if rt:
+        dist = rt.get("distribution") or {}
+        common = sorted(dist.items(), key=lambda kv: -kv[1])[:3]
+        text = (f"mean {rt.get('mean', 0):.2f} over {rt.get('n', 0)}; most given "
+                + ", ".join(f"{md_escape(k)} ({pct(v / rt['n'] if rt.get('n') else None, 0)}%)" for k, v in common)
+                + f"; tie rate {pct(rt.get('tie_rate'))}%")
+        if "tie_rate_after_expected" in rt:
+            text += f" ({pct(rt.get('tie_rate_after_expected'))}% after expected ratings)"
+        rows.append(["ratings", text])
+    cal = d.get("calibration")
+    if cal:
+        auc = cal.get("auc")
+        rows.append(["calibration", f"soft accuracy {pct(cal.get('soft_accuracy'))}, Brier {cal.get('brier', 0):.3f}, "
+                     f"ECE {cal.get('ece', 0):.3f}, AUC {'—' if auc is None else f'{auc:.3f}'} (n {cal.get('n', 0)})"])
+    votes = (cc.get("votes") or {}).get("all")
+    if votes:
+        rows.append(["accuracy by votes", " → ".join(f"k={p['k']} {pct(p.get('accuracy'))}" for p in votes)])
+    cands = cc.get("candidates")
+    if cands:
+        top = max(p["n"] for p in cands)
+        parts = [f"{md_escape(p['aggregator'])} {pct(p.get('accuracy'))} ({p.get('judge_calls', 0):g} calls)"
+                 for p in cands if p["n"] == top]
+        rows.append([f"best of {top} by aggregator", ", ".join(parts)])
+    return rows
+
+
 def task_markdown(name: str, t: dict) -> str:
     lines = [f"## {md_escape(name)}", ""]
     head = f"**Score: {pct(t.get('score'))}** (n = {t.get('n', 0)})"
@@ -107,6 +161,9 @@ def task_markdown(name: str, t: dict) -> str:
                           f"order-consistent accuracy {pct(pb['order_consistent_accuracy'])}%"]
             lines.append("Position bias: " + ", ".join(parts))
         lines.append("")
+    diag_rows = diagnostics_rows(t)
+    if diag_rows:
+        lines += [_table(["diagnostic", "value"], diag_rows), ""]
     usage = t.get("usage") or {}
     if usage.get("input_tokens") or usage.get("output_tokens"):
         tin = f"{usage.get('input_tokens', 0):,} input"
@@ -124,7 +181,8 @@ def task_markdown(name: str, t: dict) -> str:
         lines.append("Data notes: " + "; ".join(f"{md_escape(k)}: {v['count'] if isinstance(v, dict) else v}"
                                                 for k, v in notes.items()))
         lines.append("")
-    for note in [*(t.get("notes") or []), *([agg["note"]] if agg and agg.get("note") else [])]:
+    diag_notes = [*((t.get("diagnostics") or {}).get("notes") or []), *((t.get("compute_curves") or {}).get("notes") or [])]
+    for note in [*(t.get("notes") or []), *([agg["note"]] if agg and agg.get("note") else []), *diag_notes]:
         lines.append(f"> {md_escape(note)}")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -5,7 +5,9 @@ Per item, from per-candidate values (a scalar model's or a rating prompt's score
 a tournament of pairwise judgments produces, see rmbench/protocol/aggregate.py): the candidates
 with the highest value form the top (a failed value never counts); the item earns the share of
 the top that is correct, so 1 or 0 without a tie and 1/k for a k-way tie holding the one correct
-response. An item with no correct response earns 0. No value at all: the failure policy.
+response. An item with no correct response earns 0. No value at all: the failure policy. A rating
+judge run with verdict probabilities records expected ratings; a tie at the top is then narrowed
+to the tied candidates with the highest expected rating (``Outcome.break_ties``).
 
 With the ``pairwise`` aggregator (or from lm-eval's pairwise export) no candidate is picked: the
 item earns the chance that every correct response beats every incorrect one (the product of the
@@ -44,7 +46,7 @@ def example_result(example, outcome) -> dict:
     if not present:
         return {"correct": failure_value(outcome.policy.on_failure), **out}
     high = max(present)
-    top = [i for i, s in enumerate(scores) if s is not None and s == high]
+    top = outcome.break_ties([i for i, s in enumerate(scores) if s is not None and s == high])
     return {"correct": sum(1 for i in top if i in preferred) / len(top), **out}
 
 

@@ -2,7 +2,9 @@
 
 Best-of-4 subsets (Factuality, Precise IF, Math, Safety, Focus): a row earns 1 when a chosen
 completion gets the strictly highest score; when k completions share the top score the row earns
-(chosen among them) / k, i.e. 1/k for the usual single chosen one.
+(chosen among them) / k, i.e. 1/k for the usual single chosen one. Where a rating judge recorded
+expected ratings (verdict probabilities), a tie at the top is first narrowed to the tied
+candidates with the highest expected rating (``Outcome.break_ties``); Ties keeps the raw scores.
 
 Ties: per prompt, from the scores of its correct and incorrect answers,
 accurate = min(correct) > max(incorrect), diff_corr = max(correct) - min(correct) and
@@ -61,7 +63,7 @@ def example_result(example, outcome) -> dict:
         correct = 1.0 if min(scores[i] for i in example.preferred) > max(scores[i] for i in example.rejected) else 0.0
     else:
         top = max(scores)
-        winners = [i for i, s in enumerate(scores) if s == top]
+        winners = outcome.break_ties([i for i, s in enumerate(scores) if s == top])
         correct = sum(1 for i in winners if i in preferred) / len(winners)
     return {"correct": correct, "scores": scores, "n_correct": len(example.preferred)}
 
