@@ -1,9 +1,10 @@
 """rmbench demo: run the baseline judges on every task's embedded demo sample (no network)
-and print a leaderboard."""
+and print the leaderboard: an overview, then one compact table per task."""
 
 from __future__ import annotations
 
 BASELINES = ("baseline/longest", "baseline/shortest", "baseline/random")
+MAX_WIDTH = 120  # the demo's tables fit this many columns (or a narrower terminal)
 
 
 def add_parser(sub):
@@ -16,8 +17,10 @@ def add_parser(sub):
 def main(args) -> int:
     import sys
 
+    from rmbench.cli.leaderboard import terminal_width
     from rmbench.config import RunConfig
-    from rmbench.reports.leaderboard import markdown_table
+    from rmbench.reports.layouts import build_leaderboard
+    from rmbench.reports.leaderboard import render
     from rmbench.runner import run
     from rmbench.store.rundir import load_run
     from rmbench.tasks.spec import all_specs
@@ -30,6 +33,8 @@ def main(args) -> int:
         path = run(cfg, demo=True, argv=["rmbench", "demo"], show_progress=False)
         print(f"{model}: {path}", file=sys.stderr)
         runs.append(load_run(path))
-    print("Demo leaderboard (embedded demo samples; scores in %):\n")
-    print(markdown_table(runs))
+    width = min(MAX_WIDTH, terminal_width(sys.stdout) or MAX_WIDTH)
+    print("Demo leaderboard (baseline judges on the embedded demo samples, a few examples per task)\n")
+    sys.stdout.write(render(build_leaderboard(runs).sort(), "text", width=width))
+    print(f"\nThe same as markdown, html or LaTeX: rmbench leaderboard {args.output_dir} --format md|html|latex")
     return 0

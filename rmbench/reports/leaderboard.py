@@ -5,7 +5,9 @@ Runs of one model are merged into one row only when every setting that changes r
 (run.json's identity less the task list and the per-task data) is the same and they cover
 different tasks. Runs that differ get a row each, labelled with the settings that tell them apart
 (``model [prompt=rubric]``); runs that still collide are told apart by data or run directory.
-Output formats: markdown (through a jinja2 template), csv, latex, json; html lives in html.py.
+The tables themselves (an overview and one table per task in its benchmark's layout) are built
+in layouts.py; text, markdown and LaTeX are drawn by tables.py, html by html.py. Output formats
+here: markdown (through a jinja2 template), text (fitted to a terminal), csv, latex, json.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rmbench.errors import UserError
 from rmbench.redaction import REDACTED, is_secret_name
 from rmbench.reports.markdown import _ANSI, md_escape, pct
+from rmbench.scoring import metrics
 from rmbench.store.rundir import RUN_JSON, SUMMARY_JSON, load_run
 
-FORMATS = ("md", "csv", "latex", "html", "json")
+if TYPE_CHECKING:  # pragma: no cover
+    from rmbench.reports.layouts import Leaderboard
+
+FORMATS = ("md", "text", "csv", "latex", "html", "json")
 CI_STYLES = ("pm", "bounds", "none")
 # identity keys that are not "settings" of a row: the model is the row, tasks are columns, data is per task
 _NOT_SETTINGS = ("model", "tasks", "data")
@@ -134,7 +140,7 @@ def _short(value: str, n: int = 16) -> str:
     return value if len(value) <= n else value[: n - 1] + "…"
 
 
-# -- the table ----------------------------------------------------------------------------------
+# -- the table model ----------------------------------------------------------------------------
 
 @dataclass
 class Cell:
@@ -143,14 +149,23 @@ class Cell:
     hi: float | None = None
     n: int | None = None
 
+    @property
+    def has_ci(self) -> bool:
+        return self.value is not None and self.lo is not None and self.hi is not None
+
     def text(self, ci: str = "pm") -> str:
-        if self.value is None:
-            return pct(None)
-        if ci == "none" or self.lo is None or self.hi is None:
-            return pct(self.value)
+        return self.value_text() + ((" " + self.ci_text(ci)) if self.ci_text(ci) else "")
+
+    def value_text(self) -> str:
+        return pct(self.value)
+
+    def ci_text(self, ci: str = "pm") -> str:
+        """The interval alone ('± 2.0' or '[79.2, 83.2]'); empty when hidden or absent."""
+        if ci == "none" or not self.has_ci:
+            return ""
         if ci == "bounds":
-            return f"{pct(self.value)} [{pct(self.lo)}, {pct(self.hi)}]"
-        return f"{pct(self.value)} ± {pct((self.hi - self.lo) / 2)}"
+            return f"[{pct(self.lo)}, {pct(self.hi)}]"
+        return f"± {pct((self.hi - self.lo) / 2)}"
 
     def to_json(self) -> dict:
         return {"score": self.value, "ci": [self.lo, self.hi] if self.lo is not None else None, "n": self.n}
@@ -158,12 +173,16 @@ class Cell:
 
 @dataclass
 class Column:
-    task: str
-    section: str | None
+    """A column of a table. ``key`` names what it shows across tables (``task`` for a task's
+    score, ``task.NAME`` for another metric, as rmbench/scoring/metrics.py names them)."""
+    header: str
+    task: str | None = None          # the task it reads; None for a computed column (the overview's mean)
+    section: str | None = None       # the all-columns board: the section (None: the task's score)
+    key: str = ""
 
-    @property
-    def header(self) -> str:
-        return self.task if self.section is None else f"{self.task}: {self.section}"
+    def __post_init__(self):
+        if not self.key:
+            self.key = self.task if self.section is None else f"{self.task}.{self.section}"
 
 
 @dataclass
@@ -174,7 +193,7 @@ class Row:
     tasks: dict[str, dict] = field(default_factory=dict)      # task -> its summary
     data: dict[str, str] = field(default_factory=dict)        # task -> data hash
     suffix: dict[str, str] = field(default_factory=dict)      # what tells this row apart
-    cells: dict[str, Cell] = field(default_factory=dict)      # column header -> cell
+    cells: dict[str, Cell] = field(default_factory=dict)      # column header -> cell (one table's)
 
     @property
     def label(self) -> str:
@@ -191,37 +210,61 @@ class Row:
                 "n": {t: s.get("n") for t, s in self.tasks.items()},
                 "data": self.data}
 
+    def with_cells(self, cells: dict[str, Cell]) -> "Row":
+        """This row in another table: the same runs and label, that table's cells."""
+        return replace(self, cells=cells)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
 
 @dataclass
 class Board:
+    """One table: the overview, one task's table in its benchmark's layout, or the board with a
+    column for every task and section (csv and json of several tasks, custom templates)."""
     columns: list[Column]
     rows: list[Row]
+    title: str = ""
+    task: str | None = None                           # the task of a per-task table
+    notes: list[str] = field(default_factory=list)    # shown under the table
+    default_sort: str | None = None                   # header ranked by when --sort names nothing here
+    kind: str = "wide"                                # wide | overview | task
 
     @property
     def headers(self) -> list[str]:
         return [c.header for c in self.columns]
 
-    def column(self, name: str) -> str:
-        """The header a --sort argument names: 'model', a header, or task.section; case,
-        spaces and punctuation do not matter (rewardbench.chat_hard = 'rewardbench: Chat Hard')."""
-        def norm(text: str) -> str:
-            return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    @property
+    def anchor(self) -> str:
+        return "overview" if self.kind == "overview" else f"task-{_norm(self.task or 'all') or 'x'}"
 
-        want = norm(name)
+    def find_column(self, name: str) -> str | None:
+        """The header a --sort argument names: 'model', a header, or task.section / 'task:
+        section'; case, spaces and punctuation do not matter (rewardbench.chat_hard)."""
+        want = _norm(name)
         if want in ("model", "label", "name"):
             return "model"
-        for h in self.headers:
-            if want == norm(h):
-                return h
-        raise UserError(f"--sort: no column '{name}' (columns: model, {', '.join(self.headers)})")
+        for c in self.columns:
+            names = [c.header, c.key]
+            if c.task:
+                names += [f"{c.task}.{c.header}", f"{c.task}: {c.header}"]
+            if any(want == _norm(n) for n in names):
+                return c.header
+        return None
+
+    def column(self, name: str) -> str:
+        header = self.find_column(name)
+        if header is None:
+            raise UserError(f"--sort: no column '{name}' (columns: model, {', '.join(self.headers)})")
+        return header
 
     def sort(self, by: str | None = None) -> "Board":
         if by is None:
-            first = next((c.header for c in self.columns if c.section is None), None)
-            if first is None:
+            by = self.default_sort or next((c.header for c in self.columns if c.section is None), None)
+            if by is None:
                 self.rows.sort(key=lambda r: r.label)
                 return self
-            by = first
         header = self.column(by)
         if header == "model":
             self.rows.sort(key=lambda r: r.label.lower())
@@ -230,32 +273,39 @@ class Board:
         return self
 
     def to_json(self) -> dict:
-        return {"columns": [{"header": c.header, "task": c.task, "section": c.section} for c in self.columns],
+        return {"title": self.title, "task": self.task, "kind": self.kind, "notes": self.notes,
+                "columns": [{"header": c.header, "task": c.task, "section": c.section, "key": c.key}
+                            for c in self.columns],
                 "rows": [{"label": r.label, "model": r.model, "suffix": r.suffix,
                           "cells": {h: r.cells[h].to_json() for h in self.headers}, "details": r.details()}
                          for r in self.rows]}
 
 
-def _cell(d: dict | None) -> Cell:
-    if not d:
+def cell_at(summary: dict | None, path: tuple) -> Cell:
+    """The cell for the metric at ``path`` of a task summary (value None when it has none)."""
+    if not isinstance(summary, dict):
         return Cell(None)
-    ci = d.get("ci") or [None, None]
-    return Cell(d.get("score"), ci[0], ci[1], d.get("n"))
+    lo, hi = metrics.ci_of(summary, path) or (None, None)
+    return Cell(metrics.get_path(summary, path), lo, hi, metrics.n_of(summary, path))
 
 
-def build_board(runs: list[dict]) -> Board:
-    sections: dict[str, list[str]] = {}  # task -> its sections, both in first-seen order
-    for run in runs:
-        for task, t in (run["summary"].get("tasks") or {}).items():
-            secs = sections.setdefault(task, [])
-            secs.extend(s for s in (t.get("sections") or {}) if s not in secs)
-    columns = [c for task, secs in sections.items() for c in [Column(task, None)] + [Column(task, s) for s in secs]]
+def cell_of(summary: dict | None, name: str) -> Cell | None:
+    """The cell for the metric called ``name`` in a task summary (rmbench/scoring/metrics.py's
+    names); None when the summary has no such metric."""
+    if not isinstance(summary, dict):
+        return None
+    m = metrics.find(summary, name)
+    return None if m is None else cell_at(summary, m.path)
 
+
+def build_rows(runs: list[dict]) -> list[Row]:
+    """One row per model and settings: runs of one model with the same settings that cover
+    different tasks share a row; the rest get rows labelled by what tells them apart."""
     rows: list[Row] = []
     for run in runs:
         model = str(run["summary"].get("model") or run_identity(run).get("model") or "?")
         settings = settings_of(run)
-        tasks = run["summary"].get("tasks") or {}
+        tasks = {k: v for k, v in (run["summary"].get("tasks") or {}).items() if isinstance(v, dict)}
         home = next((r for r in rows if r.model == model and r.settings == settings
                      and not set(r.tasks) & set(tasks)), None)
         if home is None:
@@ -266,12 +316,32 @@ def build_board(runs: list[dict]) -> Board:
             home.tasks[task] = t
             home.data[task] = data_of(run, task)
     _label(rows)
+    return rows
+
+
+def task_names(rows: list[Row]) -> list[str]:
+    """Every task the rows cover, in first-seen order."""
+    return list(dict.fromkeys(t for r in rows for t in r.tasks))
+
+
+def build_board(runs: list[dict] | None = None, rows: list[Row] | None = None) -> Board:
+    """The board with a column for every task score and every section (``task: section``)."""
+    rows = build_rows(runs or []) if rows is None else rows
+    sections: dict[str, list[str]] = {}  # task -> its sections, both in first-seen order
     for row in rows:
+        for task, t in row.tasks.items():
+            secs = sections.setdefault(task, [])
+            secs.extend(s for s in (t.get("sections") or {}) if s not in secs)
+    columns = [Column(task if s is None else f"{task}: {s}", task, s)
+               for task, secs in sections.items() for s in [None, *secs]]
+    out = []
+    for row in rows:
+        cells = {}
         for c in columns:
-            t = row.tasks.get(c.task)
-            row.cells[c.header] = _cell(None if t is None else t if c.section is None
-                                        else (t.get("sections") or {}).get(c.section))
-    return Board(columns, rows)
+            path = metrics.SCORE if c.section is None else ("sections", c.section, "score")
+            cells[c.header] = cell_at(row.tasks.get(c.task), path)
+        out.append(row.with_cells(cells))
+    return Board(columns, out)
 
 
 _DEFAULTISH = ("null", "{}", "[]", "")
@@ -329,7 +399,7 @@ def _clashes(rows: list[Row]) -> list[list[Row]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-# -- text formats -------------------------------------------------------------------------------
+# -- formats ------------------------------------------------------------------------------------
 
 def leaderboard_rows(runs: list[dict]) -> tuple[list[str], list[list[Any]]]:
     """One row per model (and settings): its label, then each task's score and its sections."""
@@ -337,20 +407,18 @@ def leaderboard_rows(runs: list[dict]) -> tuple[list[str], list[list[Any]]]:
     return ["model"] + board.headers, [[r.label] + [r.cells[h].value for h in board.headers] for r in board.rows]
 
 
-def markdown_cells(board: Board, ci: str = "pm") -> tuple[list[str], list[list[str]]]:
-    headers = ["model"] + [md_escape(h) for h in board.headers]
-    return headers, [[md_escape(r.label)] + [r.cells[h].text(ci) for h in board.headers] for r in board.rows]
-
-
 def markdown_table_of(board: Board, ci: str = "pm") -> str:
-    from tabulate import tabulate
+    """One table as GitHub-flavoured markdown, the best value of each column in bold."""
+    from rmbench.reports.tables import board_markdown
 
-    headers, cells = markdown_cells(board, ci)
-    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
+    return board_markdown(board, ci)
 
 
 def markdown_table(runs: list[dict], ci: str = "pm") -> str:
-    return markdown_table_of(build_board(runs).sort(), ci)
+    """The markdown leaderboard of ``runs``: the overview and one table per task."""
+    from rmbench.reports.layouts import build_leaderboard
+
+    return render(build_leaderboard(runs).sort(), "md", ci=ci)
 
 
 def _csv_text(value: str) -> str:
@@ -377,32 +445,39 @@ def to_csv(board: Board) -> str:
     return buf.getvalue()
 
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-        "|": r"\textbar{}"}
+def ci_note(ci: str, level: float = 0.95) -> str:
+    pc = int(round(level * 100))
+    return {"pm": f"; ± is half the width of the {pc}% bootstrap interval",
+            "bounds": f"; brackets hold the {pc}% bootstrap interval", "none": ""}[ci]
 
 
-def tex_escape(text: Any) -> str:
-    s = " ".join(_ANSI.sub("", str(text)).split())
-    return "".join(_TEX.get(ch, ch) for ch in s)
+def to_text(lb: "Leaderboard", ci: str = "pm", width: int | None = None) -> str:
+    """The leaderboard for a terminal: each table fitted to ``width`` (None: no limit)."""
+    from rmbench.reports.tables import board_text, wrap_note
 
-
-def to_latex(board: Board, ci: str = "pm") -> str:
-    def cell(c: Cell) -> str:
-        if c.value is None:
-            return "--"
-        if ci != "none" and c.lo is not None and c.hi is not None:
-            if ci == "bounds":
-                return f"{pct(c.value)} [{pct(c.lo)}, {pct(c.hi)}]"
-            return f"{pct(c.value)} $\\pm$ {pct((c.hi - c.lo) / 2)}"
-        return pct(c.value)
-
-    lines = [r"\begin{tabular}{l" + "r" * len(board.columns) + "}", r"\toprule",
-             " & ".join(["Model"] + [tex_escape(h) for h in board.headers]) + r" \\", r"\midrule"]
-    for r in board.rows:
-        lines.append(" & ".join([tex_escape(r.label)] + [cell(r.cells[h]) for h in board.headers]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines = wrap_note(f"Scores are percentages on each task's official metric{ci_note(ci)}.", width)
+    for board in lb.boards:
+        lines += [""] + board_text(board, ci, width)
     return "\n".join(lines) + "\n"
+
+
+def to_latex(lb: "Leaderboard", ci: str = "pm") -> str:
+    """One booktabs table per benchmark (the overview first), for ``\\input`` into a paper."""
+    from rmbench.reports.tables import board_latex
+
+    head = "% rmbench leaderboard: one table per benchmark; needs \\usepackage{booktabs}\n"
+    return head + "\n".join(board_latex(b, ci) for b in lb.boards)
+
+
+def to_json(lb: "Leaderboard") -> dict:
+    """Every table, plus the board with a column per task and section (``columns``, ``rows``)."""
+    return {**lb.wide.to_json(), "overview": lb.overview.to_json() if lb.overview else None,
+            "tables": [b.to_json() for b in lb.tables]}
+
+
+def csv_board(lb: "Leaderboard") -> Board:
+    """A csv holds one table: the task's table when there is one task, else every column."""
+    return lb.tables[0] if len(lb.tables) == 1 else lb.wide
 
 
 # -- templates ----------------------------------------------------------------------------------
@@ -411,27 +486,40 @@ def _environment(autoescape: bool):
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
+    from rmbench.reports.tables import tex_escape
+
     env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True,
                                trim_blocks=True, lstrip_blocks=True)
     env.filters.update(md=md_escape, pct=pct, tex=tex_escape)
     return env
 
 
-def template_context(board: Board, ci: str = "pm") -> dict:
-    """What a leaderboard template sees (plain data only)."""
+def _board_context(board: Board, ci: str) -> dict:
     data = board.to_json()
-    for row in data["rows"]:
-        row["text"] = {h: _cell(row["cells"][h]).text(ci) for h in board.headers}
-    return {"columns": data["columns"], "headers": board.headers, "rows": data["rows"],
-            "table": markdown_table_of(board, ci), "ci_style": ci, "level": 0.95}
+    for row, r in zip(data["rows"], board.rows):
+        row["text"] = {h: r.cells[h].text(ci) for h in board.headers}
+    data.update(headers=board.headers, anchor=board.anchor, table=markdown_table_of(board, ci))
+    return data
 
 
-def render_template(source: str, board: Board, ci: str = "pm", name: str = "template", autoescape: bool = False) -> str:
+def template_context(lb: "Leaderboard", ci: str = "pm") -> dict:
+    """What a leaderboard template sees (plain data only): ``boards`` (the overview, then one
+    table per task), ``overview`` and ``tables``; and, from the board with a column per task and
+    section, ``columns``, ``headers``, ``rows`` and ``table``."""
+    wide = _board_context(lb.wide, ci)
+    boards = [_board_context(b, ci) for b in lb.boards]
+    return {"columns": wide["columns"], "headers": wide["headers"], "rows": wide["rows"], "table": wide["table"],
+            "boards": boards, "overview": boards[0] if lb.overview else None,
+            "tables": boards[1:] if lb.overview else boards, "ci_style": ci, "level": 0.95}
+
+
+def render_template(source: str, lb: "Leaderboard", ci: str = "pm", name: str = "template",
+                    autoescape: bool = False) -> str:
     from jinja2 import TemplateError
 
     try:
         tpl = _environment(autoescape).from_string(source)
-        return tpl.render(**template_context(board, ci))
+        return tpl.render(**template_context(lb, ci))
     except TemplateError as e:
         raise UserError(f"{name}: template error: {e}") from None
 
@@ -440,10 +528,11 @@ def builtin_template(name: str) -> str:
     return (Path(__file__).resolve().parent / "templates" / name).read_text(encoding="utf-8")
 
 
-def render(board: Board, fmt: str = "md", ci: str = "pm", template: str | None = None,
-           title: str = "rmbench leaderboard") -> str:
+def render(lb: "Leaderboard", fmt: str = "md", ci: str = "pm", template: str | None = None,
+           title: str = "rmbench leaderboard", width: int | None = None) -> str:
     """The leaderboard as text in ``fmt``; ``template`` (a .j2 file) replaces the built-in one
-    (sandboxed; HTML-escaped when its name ends in .html.j2 or .htm.j2)."""
+    (sandboxed; HTML-escaped when its name ends in .html.j2 or .htm.j2). ``width`` fits the
+    text format to a terminal."""
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
     if ci not in CI_STYLES:
@@ -454,15 +543,17 @@ def render(board: Board, fmt: str = "md", ci: str = "pm", template: str | None =
             source = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise UserError(f"--template {template}: cannot read it ({e})") from None
-        return render_template(source, board, ci, name=p.name, autoescape=p.name.endswith((".html.j2", ".htm.j2")))
+        return render_template(source, lb, ci, name=p.name, autoescape=p.name.endswith((".html.j2", ".htm.j2")))
     if fmt == "md":
-        return render_template(builtin_template("leaderboard.md.j2"), board, ci, name="leaderboard.md.j2").rstrip() + "\n"
+        return render_template(builtin_template("leaderboard.md.j2"), lb, ci, name="leaderboard.md.j2").rstrip() + "\n"
+    if fmt == "text":
+        return to_text(lb, ci, width)
     if fmt == "csv":
-        return to_csv(board)
+        return to_csv(csv_board(lb))
     if fmt == "latex":
-        return to_latex(board, ci)
+        return to_latex(lb, ci)
     if fmt == "json":
-        return json.dumps(board.to_json(), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(to_json(lb), indent=2, ensure_ascii=False) + "\n"
     from rmbench.reports.html import html_page
 
-    return html_page(board, title=title, ci=ci)
+    return html_page(lb, title=title, ci=ci)
