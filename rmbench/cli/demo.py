@@ -36,5 +36,6 @@ def main(args) -> int:
     width = min(MAX_WIDTH, terminal_width(sys.stdout) or MAX_WIDTH)
     print("Demo leaderboard (baseline judges on the embedded demo samples, a few examples per task)\n")
     sys.stdout.write(render(build_leaderboard(runs).sort(), "text", width=width))
-    print(f"\nThe same as markdown, html or LaTeX: rmbench leaderboard {args.output_dir} --format md|html|latex")
+    print(f"the same leaderboard as markdown, html or LaTeX: rmbench leaderboard {args.output_dir} "
+          "--format md|html|latex", file=sys.stderr)
     return 0

@@ -207,9 +207,8 @@ def _p(p: float | None) -> str:
 
 
 def compare_markdown(res: dict) -> str:
-    from tabulate import tabulate
-
     from rmbench.reports.markdown import md_escape
+    from rmbench.reports.tables import gfm_table
 
     lvl = int(round(res["level"] * 100))
     lines = [f"# Comparison: {md_escape(res['a']['model'])} (A) vs {md_escape(res['b']['model'])} (B)", "",
@@ -223,8 +222,7 @@ def compare_markdown(res: dict) -> str:
         rows = [[md_escape(m["metric"]), _pts(m["a"]), _pts(m["b"]), _pts(m["delta"], True),
                  f"[{_pts(m['ci'][0], True)}, {_pts(m['ci'][1], True)}]" if m["ci"] else "—", _p(m["p_bootstrap"])]
                 for m in t["metrics"]]
-        lines += [tabulate(rows, headers=["metric", "A", "B", "change", f"{lvl}% CI", "p"], tablefmt="github",
-                           disable_numparse=True), ""]
+        lines += [gfm_table(["metric", "A", "B", "change", f"{lvl}% CI", "p"], rows), ""]
         mc = t["mcnemar"]
         lines += [f"McNemar (exact, per-example correctness above/below 0.5): A right and B wrong {mc['a_only']}, "
                   f"A wrong and B right {mc['b_only']}, both right {mc['both']}, both wrong {mc['neither']}"

@@ -29,7 +29,7 @@ import numpy as np
 
 from rmbench.errors import UserError
 from rmbench.reports.compare import align, differences, load_records, task_options, warnings_markdown
-from rmbench.scoring import metrics
+from rmbench.scoring import metrics as walker
 from rmbench.scoring.intervals import percentile_interval, resample_metrics
 from rmbench.scoring.metrics import get_path
 from rmbench.seeding import item_seed
@@ -45,7 +45,7 @@ def metric_catalog(summary: dict) -> dict[str, tuple[str, tuple]]:
     out: dict[str, tuple[str, tuple]] = {}
     for task, t in (summary.get("tasks") or {}).items():
         if isinstance(t, dict):
-            for name, path in metrics.catalog(task, t).items():
+            for name, path in walker.catalog(task, t).items():
                 out.setdefault(name, (task, path))
     return out
 
@@ -53,7 +53,7 @@ def metric_catalog(summary: dict) -> dict[str, tuple[str, tuple]]:
 def default_metrics(summary: dict) -> list[str]:
     """Every task score and section that has a value."""
     return [m.full_name(task) for task, t in (summary.get("tasks") or {}).items() if isinstance(t, dict)
-            for m in metrics.walk(t, min_subset_n=10**12) if m.kind in (metrics.TASK_SCORE, metrics.SECTION)]
+            for m in walker.walk(t, min_subset_n=10**12) if m.kind in (walker.TASK_SCORE, walker.SECTION)]
 
 
 def resolve(summary: dict, names: list[str] | None) -> list[tuple[str, str, tuple]]:
@@ -156,13 +156,13 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
                                      seed=item_seed(seed, "gate", task), resamples=resamples)
             for (name, path), (p, ci) in zip(mine, tests):
                 rows.append({"metric": name, "baseline": get_path(sb, path), "candidate": get_path(sc, path),
-                             "n": min(metrics.n_of(sb, path) or 0, metrics.n_of(sc, path) or 0), "ci": ci, "p": p})
+                             "n": min(walker.n_of(sb, path) or 0, walker.n_of(sc, path) or 0), "ci": ci, "p": p})
     else:
         for name, task, path in chosen:
             tb, tc = baseline["summary"]["tasks"][task], cand_tasks[task]
             level_b = (tb.get("ci_method") or {}).get("level", 0.95)
             level_c = (tc.get("ci_method") or {}).get("level", 0.95)
-            se_b, se_c = _se(metrics.ci_of(tb, path), level_b), _se(metrics.ci_of(tc, path), level_c)
+            se_b, se_c = _se(walker.ci_of(tb, path), level_b), _se(walker.ci_of(tc, path), level_c)
             if se_b is None or se_c is None:
                 which = "baseline" if se_b is None else "candidate"
                 raise UserError(f"--metric {name}: the {which} summary has no confidence interval for it; "
@@ -172,7 +172,7 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
             se = math.hypot(se_b, se_c)
             p = (0.0 if drop > m else 1.0) if se == 0 else _normal_sf((drop - m) / se)
             half = _z(0.95) * se
-            n = min(metrics.n_of(tb, path) or 0, metrics.n_of(tc, path) or 0)
+            n = min(walker.n_of(tb, path) or 0, walker.n_of(tc, path) or 0)
             rows.append({"metric": name, "baseline": vb, "candidate": vc, "n": n,
                          "ci": [max(-1.0, round(-drop - half, 6)), min(1.0, round(-drop + half, 6))], "p": p})
     for r in rows:  # too few examples: a bootstrap (or a normal approximation) cannot be trusted
@@ -204,9 +204,8 @@ def _pts(x: float | None, sign: bool = False) -> str:
 
 
 def gate_markdown(res: dict) -> str:
-    from tabulate import tabulate
-
     from rmbench.reports.markdown import md_escape
+    from rmbench.reports.tables import gfm_table
 
     verdict = "PASS" if res["passed"] else "FAIL"
     lines = [f"## rmbench gate: {verdict}", "",
@@ -226,8 +225,8 @@ def gate_markdown(res: dict) -> str:
              f"[{_pts(r['ci'][0], True)}, {_pts(r['ci'][1], True)}]" if r["ci"] else "—",
              "—" if r["p_adjusted"] is None else f"{r['p_adjusted']:.3g}",
              ("❌ " if r["failed"] else "") + r["verdict"]] for r in res["metrics"]]
-    lines += [tabulate(rows, headers=["metric", "baseline", "candidate", "change", "95% CI", "p", "verdict"],
-                      tablefmt="github", disable_numparse=True), ""]
+    lines += [gfm_table(["metric", "baseline", "candidate", "change", "95% CI", "p", "verdict"], rows,
+                        align="lrrrrrl"), ""]
     if res["differences"]:
         lines += ["Settings that differ: " + "; ".join(md_escape(d) for d in res["differences"]), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -94,18 +94,21 @@ def task_board(rows: list[Row], task: str, layout: Layout | None = None) -> Boar
     columns: list[Column] = []
     cells: list[dict[str, Cell]] = [{} for _ in mine]
     notes: list[str] = []
+    unreported: list[str] = []
     for col in layout.columns:
         found = [_cell(r, task, col) for r in mine]
         if not any(c for c, _ in found):
             if col.optional:
                 continue
             names = " or ".join(f"{o}:{n}" if o else n for o, n in col.metrics)
-            notes.append(f"{col.name}: no run here reports '{names}'")
+            unreported.append(col.name if names == col.name else f"{col.name} ({names})")
         first = col.metrics[0]
         key = full_name(first[0] or task, ("score",)) if first[1] == "score" else f"{first[0] or task}.{first[1]}"
         columns.append(Column(col.name, task, None if first[1] == "score" else first[1], key=key))
         for k, (c, _) in enumerate(found):
             cells[k][col.name] = c or Cell(None)
+    if unreported:
+        notes.append("No run here reports " + ", ".join(unreported) + ".")
     unofficial = [r.label for r in mine if (r.tasks[task] or {}).get("official") is False]
     if unofficial:
         notes.append("not the official metric (see each run's summary notes): " + ", ".join(unofficial))

@@ -465,7 +465,7 @@ def to_latex(lb: "Leaderboard", ci: str = "pm") -> str:
     """One booktabs table per benchmark (the overview first), for ``\\input`` into a paper."""
     from rmbench.reports.tables import board_latex
 
-    head = "% rmbench leaderboard: one table per benchmark; needs \\usepackage{booktabs}\n"
+    head = "% rmbench leaderboard: one table per benchmark; needs \\usepackage{booktabs} and \\usepackage{graphicx}\n"
     return head + "\n".join(board_latex(b, ci) for b in lb.boards)
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MISSING = pct(None)
 SEP = "  "  # between text columns
+MIN_LABEL = 16  # model labels wrap to no fewer columns than this
 
 
 # -- text measuring -----------------------------------------------------------------------------
@@ -37,17 +38,6 @@ def display_width(text: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
     return width
-
-
-def _truncate(text: str, width: int) -> str:
-    if display_width(text) <= width:
-        return text
-    out = ""
-    for ch in text:
-        if display_width(out + ch) > width - 1:
-            break
-        out += ch
-    return out + "…"
 
 
 def _pad(text: str, width: int, right: bool) -> str:
@@ -114,13 +104,32 @@ def _wrap_header(header: str, width: int) -> list[str]:
     return lines
 
 
+def _wrap_label(label: str, width: int) -> list[str]:
+    """A model label on lines of at most ``width`` columns: broken at spaces, else after '/', '-'
+    or ',' (a label is text; only numbers must never break)."""
+    lines: list[str] = []
+    for word in label.split(" "):
+        if lines and display_width(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+            continue
+        while display_width(word) > width:
+            cut = max((k + 1 for k, ch in enumerate(word[:width]) if ch in "/-,_"), default=0) or width
+            while display_width(word[:cut]) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        lines.append(word)
+    return [ln for ln in lines if ln] or [""]
+
+
 def _layout(heads: list[str], labels: list[str], cells: list[list[tuple[str, str]]], mode: str,
-            wrap: bool) -> tuple[list[list[str]], list[list[list[str]]], list[int]]:
+            wrap: bool, label_width: int | None = None) -> tuple[list[list[str]], list[list[list[str]]], list[int]]:
     """(header lines per column, cell lines per row and column, column widths) for one mode:
-    inline ('81.2 ± 2.0'), split (the interval on a second line) or bare (no interval)."""
+    inline ('81.2 ± 2.0'), split (the interval on a second line) or bare (no interval); headers
+    wrapped between words when ``wrap``, labels wrapped to ``label_width`` when given."""
     body: list[list[list[str]]] = []
     for label, row in zip(labels, cells):
-        line: list[list[str]] = [[label]]
+        line: list[list[str]] = [_wrap_label(label, label_width) if label_width else [label]]
         for value, ci in row:
             if mode == "inline":
                 line.append([f"{value} {ci}" if ci else value])
@@ -165,34 +174,30 @@ def _total(widths: list[int], cols: list[int]) -> int:
 def fit_text_table(headers: list[str], labels: list[str], cells: list[list[tuple[str, str]]],
                    width: int | None) -> tuple[list[str], list[str]]:
     """A table as plain text lines no wider than ``width`` when that can be done without breaking
-    a number: (lines, notes). Tried in turn: intervals beside values; headers wrapped between
-    words; intervals on a second line under each value; intervals left out (with a note);
-    model names shortened; columns split into several tables (each repeating the model)."""
+    a number: (lines, notes). Tried in turn, the first that fits wins: intervals beside values;
+    headers wrapped between words; each interval on a second line under its value; long model
+    names wrapped too; intervals left out (with a note); then the columns split into several
+    tables, each repeating the model column (with a note)."""
     heads = ["model"] + [clean(h) for h in headers]
     labels = [clean(lb) for lb in labels]
-    all_cols = list(range(len(heads)))
+    cols = list(range(len(heads)))
     has_ci = any(ci for row in cells for _, ci in row)
-    tries = [("inline", False), ("inline", True)] + ([("split", True), ("bare", True)] if has_ci else [])
-    for mode, wrap in tries:
+    dropped = "intervals left out to fit the width (widen the terminal, or use --format md)"
+    modes = [("inline", False), ("inline", True)] + ([("split", True)] if has_ci else []) + [("bare", True)]
+    for mode, wrap in modes:
         hl, body, widths = _layout(heads, labels, cells, mode, wrap)
-        if width is None or _total(widths, all_cols) <= width:
-            notes = ["intervals left out to fit the width (widen the terminal, or use --format md)"] \
-                if mode == "bare" else []
-            return _render_text(hl, body, widths, all_cols), notes
-    notes = ["intervals left out to fit the width (widen the terminal, or use --format md)"] if has_ci else []
-    # still too wide: shorten model names (not below 16 columns) ...
-    rest = _total(widths, all_cols[1:]) + len(SEP)
-    room = max(16, width - rest)
-    if room < widths[0]:
-        short = [_truncate(lb, room) for lb in labels]
-        if short != labels:
-            notes.append("model names shortened to fit the width (… marks a cut)")
-        hl, body, widths = _layout(heads, short, cells, "bare", True)
-    if _total(widths, all_cols) <= width:
-        return _render_text(hl, body, widths, all_cols), notes
-    # ... then split the columns into groups that fit, each repeating the model column
+        notes = [dropped] if mode == "bare" and has_ci else []
+        if width is None or _total(widths, cols) <= width:
+            return _render_text(hl, body, widths, cols), notes
+        if mode in ("split", "bare"):  # long model names on several lines
+            room = max(MIN_LABEL, width - _total(widths, cols[1:]) - len(SEP))
+            hl, body, widths = _layout(heads, labels, cells, mode, wrap, room)
+            if _total(widths, cols) <= width:
+                return _render_text(hl, body, widths, cols), notes
+    # split the columns into groups that fit, each repeating the (wrapped) model column
+    hl, body, widths = _layout(heads, labels, cells, "bare", True, max(MIN_LABEL, min(widths[0], width // 3)))
     groups: list[list[int]] = [[0]]
-    for j in all_cols[1:]:
+    for j in cols[1:]:
         if len(groups[-1]) > 1 and _total(widths, groups[-1] + [j]) > width:
             groups.append([0])
         groups[-1].append(j)
@@ -201,8 +206,7 @@ def fit_text_table(headers: list[str], labels: list[str], cells: list[list[tuple
         if lines:
             lines.append("")
         lines += _render_text(hl, body, widths, g)
-    notes.append(f"columns split over {len(groups)} tables to fit the width")
-    return lines, notes
+    return lines, notes + [f"columns split over {len(groups)} tables to fit the width"]
 
 
 def wrap_note(text: str, width: int | None, indent: str = "") -> list[str]:
@@ -282,10 +286,12 @@ def board_latex(board: "Board", ci: str = "pm", label: str | None = None) -> str
     for note in board.notes:
         caption += " " + tex_escape(note)
     label = label or "tab:rmbench-" + (re.sub(r"[^a-z0-9]+", "-", (board.task or board.kind).lower()).strip("-") or "x")
+    # a table wider than the text shrinks to fit it (graphicx's \resizebox; never enlarged)
     lines = [r"\begin{table}[ht]", r"\centering", r"\small", f"\\caption{{{caption}}}", f"\\label{{{label}}}",
+             r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
              r"\begin{tabular}{l" + "r" * len(board.columns) + "}", r"\toprule",
              " & ".join(["Model"] + [tex_escape(h) for h in board.headers]) + r" \\", r"\midrule"]
     for r in board.rows:
         lines.append(" & ".join([tex_escape(r.label)] + [cell(h, r.cells[h]) for h in board.headers]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
