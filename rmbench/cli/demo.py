@@ -19,8 +19,8 @@ def main(args) -> int:
 
     from rmbench.cli.leaderboard import terminal_width
     from rmbench.config import RunConfig
+    from rmbench.reports.formats import render
     from rmbench.reports.layouts import build_leaderboard
-    from rmbench.reports.leaderboard import render
     from rmbench.runner import run
     from rmbench.store.rundir import load_run
     from rmbench.tasks.spec import all_specs

@@ -50,8 +50,9 @@ def main(args) -> int:
     from pathlib import Path
 
     from rmbench.errors import UserError
+    from rmbench.reports.formats import render
     from rmbench.reports.layouts import build_leaderboard
-    from rmbench.reports.leaderboard import find_runs, render
+    from rmbench.reports.leaderboard import find_runs
 
     if args.width is not None and args.width < 20:
         raise UserError("--width must be at least 20 columns")

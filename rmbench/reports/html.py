@@ -12,7 +12,8 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from rmbench.reports.leaderboard import Board, Column, builtin_template, ci_note
+from rmbench.reports.formats import builtin_template, ci_note
+from rmbench.reports.leaderboard import Board, Column
 from rmbench.reports.markdown import _ANSI
 from rmbench.reports.tables import best_of, board_title, is_best
 
@@ -90,7 +91,7 @@ def _section(board: Board, ci: str) -> dict:
 
 
 def html_page(lb: "Leaderboard", title: str = "rmbench leaderboard", ci: str = "pm") -> str:
-    from rmbench.reports.leaderboard import _environment
+    from rmbench.reports.formats import _environment
 
     sections = [_section(b, ci) for b in lb.boards]
     tpl = _environment(autoescape=True).from_string(builtin_template("leaderboard.html.j2"))

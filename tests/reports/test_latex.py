@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
+from rmbench.reports.formats import render
 from rmbench.reports.layouts import build_leaderboard
-from rmbench.reports.leaderboard import find_runs, render
+from rmbench.reports.leaderboard import find_runs
 from tests.reports.runs import summary_run, task
 
 

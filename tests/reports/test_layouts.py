@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from rmbench.errors import UserError
+from rmbench.reports.formats import render
 from rmbench.reports.layouts import build_leaderboard
-from rmbench.reports.leaderboard import find_runs, render
+from rmbench.reports.leaderboard import find_runs
 from rmbench.tasks.spec import all_specs, parse_spec
 from tests.helpers import run_cli
 from tests.reports.runs import summary_run, task

@@ -11,8 +11,9 @@ import re
 
 import pytest
 
+from rmbench.reports.formats import markdown_table, render
 from rmbench.reports.layouts import build_leaderboard
-from rmbench.reports.leaderboard import build_board, find_runs, markdown_table, render
+from rmbench.reports.leaderboard import build_board, find_runs
 from tests.helpers import run_cli
 from tests.reports.runs import DATA, summary_run, task
 

@@ -14,8 +14,9 @@ import termios
 
 import pytest
 
+from rmbench.reports.formats import render
 from rmbench.reports.layouts import build_leaderboard
-from rmbench.reports.leaderboard import find_runs, render
+from rmbench.reports.leaderboard import find_runs
 from rmbench.reports.tables import display_width, fit_text_table
 from tests.helpers import REPO
 
