@@ -41,6 +41,17 @@ def test_action_is_composite_and_passes_inputs_through_the_environment():
     assert os.access(ACTION / "gate.sh", os.X_OK)
 
 
+def test_documented_workflow_uses_the_action_with_its_inputs():
+    doc = (REPO / "docs" / "ci-gating.md").read_text()
+    block = re.search(r"```yaml\n(# \.github/workflows/rmbench-gate\.yml.*?)```", doc, re.S).group(1)
+    workflow = yaml.safe_load(block)
+    steps = workflow["jobs"]["gate"]["steps"]
+    gate = next(s for s in steps if "rmbench-gate" in s.get("uses", ""))
+    inputs = yaml.safe_load((ACTION / "action.yml").read_text())["inputs"]
+    assert set(gate["with"]) <= set(inputs) and {"candidate", "baseline"} <= set(gate["with"])
+    assert all("${{" not in s.get("run", "") for s in steps)  # expressions only through env
+
+
 @pytest.fixture(scope="module")
 def gate_env(tmp_path_factory):
     """Two paired runs (a clear regression), an `rmbench` on PATH that is this checkout, and
