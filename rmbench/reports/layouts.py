@@ -16,7 +16,6 @@ from rmbench import registry
 from rmbench.errors import UserError
 from rmbench.reports.leaderboard import Board, Cell, Column, Row, build_board, build_rows, cell_of, task_names
 from rmbench.scoring.common import mean
-from rmbench.scoring.metrics import full_name
 from rmbench.tasks.spec import Layout, LayoutColumn
 
 SCORE_HEADER = "Score"
@@ -102,9 +101,9 @@ def task_board(rows: list[Row], task: str, layout: Layout | None = None) -> Boar
                 continue
             names = " or ".join(f"{o}:{n}" if o else n for o, n in col.metrics)
             unreported.append(col.name if names == col.name else f"{col.name} ({names})")
-        first = col.metrics[0]
-        key = full_name(first[0] or task, ("score",)) if first[1] == "score" else f"{first[0] or task}.{first[1]}"
-        columns.append(Column(col.name, task, None if first[1] == "score" else first[1], key=key))
+        src, name = col.metrics[0]
+        key = (src or task) if name == "score" else f"{src or task}.{name}"  # what --sort also matches
+        columns.append(Column(col.name, task, None if name == "score" else name, key=key))
         for k, (c, _) in enumerate(found):
             cells[k][col.name] = c or Cell(None)
     if unreported:
@@ -123,22 +122,22 @@ def overview_board(rows: list[Row], tasks: list[str], titles: dict[str, str]) ->
     """One column per task's headline score and, when two or more tasks have a score in every
     row, their unweighted mean (labelled with how many tasks it covers)."""
     columns = [Column(titles[t], t, None, key=t) for t in tasks]
-    common = [t for t in tasks if all(cell_of(r.tasks.get(t), "score") is not None
-                                      and cell_of(r.tasks.get(t), "score").value is not None for r in rows)]
+    scores = [{t: cell_of(r.tasks.get(t), "score") or Cell(None) for t in tasks} for r in rows]
+    common = [t for t in tasks if all(s[t].value is not None for s in scores)]
     notes: list[str] = []
     mean_header = None
     if len(common) >= 2:
         mean_header = "Mean" if len(common) == len(tasks) else f"Mean ({len(common)} of {len(tasks)})"
+        while mean_header in titles.values():  # a task titled so
+            mean_header += "*"
         columns.append(Column(mean_header, None, None, key="mean"))
         notes.append(f"{mean_header}: unweighted mean of the scores of {', '.join(titles[t] for t in common)} "
                      "(the tasks every row has); no interval.")
     elif len(tasks) >= 2:
         notes.append("No mean: fewer than two tasks have a score in every row.")
     out = []
-    for r in rows:
-        cells = {}
-        for t in tasks:
-            cells[titles[t]] = cell_of(r.tasks.get(t), "score") or Cell(None)
+    for r, score in zip(rows, scores):
+        cells = {titles[t]: score[t] for t in tasks}
         if mean_header:
             cells[mean_header] = Cell(mean(cells[titles[t]].value for t in common))
         out.append(r.with_cells(cells))
