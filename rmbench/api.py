@@ -224,14 +224,16 @@ def gate(baseline: RunLike, candidate: RunLike, **kwargs: Any) -> dict:
 def leaderboard(runs: Sequence[RunLike], format: str = "md", **kwargs: Any) -> str:
     """A leaderboard from finished runs (run directories, folders of runs, summary.json files or
     Results), rendered as markdown, csv, latex, html or json."""
-    from rmbench.reports.leaderboard import build_board, find_runs, render
+    from rmbench.reports.formats import render
+    from rmbench.reports.layouts import build_leaderboard
+    from rmbench.reports.leaderboard import find_runs
 
     found: list[dict] = []
     paths = [r for r in runs if not isinstance(r, Result)]
     if paths:
         found += find_runs([str(p) for p in paths])
     found += [_as_run(r) for r in runs if isinstance(r, Result)]
-    board = build_board(found).sort(kwargs.pop("sort", None))
+    board = build_leaderboard(found, kwargs.pop("tasks", None)).sort(kwargs.pop("sort", None))
     return render(board, format, **kwargs)
 
 

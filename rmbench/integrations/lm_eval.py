@@ -42,15 +42,15 @@ def default_dir() -> Path:
 
 def _metric_keys(summary: dict) -> dict[str, list]:
     """lm-eval metric name -> path in rmbench's task summary (score, extra metrics, sections)."""
-    from rmbench.scoring.intervals import metric_paths
+    from rmbench.scoring.metrics import walk
 
     out: dict[str, list] = {}
-    for path in metric_paths(summary, min_subset_n=10**12):
-        base = "score" if path == ("score",) else slug(path[1] if path[0] in ("sections", "metrics") else path[0])
+    for m in walk(summary, min_subset_n=10**12):
+        base = slug(m.name)
         key, n = base, 2
         while key in out or key == "judgment_acc":
             key, n = f"{base}_{n}", n + 1
-        out[key] = list(path)
+        out[key] = list(m.path)
     return out
 
 
@@ -220,7 +220,7 @@ def score_items(meta: dict, items: list[dict]) -> dict:
 
 def aggregation(meta_path: str, key: str) -> Callable[[list], float]:
     def aggregate(items: list) -> float:
-        from rmbench.scoring.intervals import get_path
+        from rmbench.scoring.metrics import get_path
 
         meta = _meta(meta_path)
         value = get_path(score_items(meta, list(items)), tuple(meta["metrics"][key]))

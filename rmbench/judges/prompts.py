@@ -103,7 +103,7 @@ def render_problem(e: Exception) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _no_loading_tags(source: str, name: str) -> None:
+def no_loading_tags(source: str, name: str) -> None:
     """Refuse the tags that load another template: rmbench templates are self-contained files
     rendered in a sandbox without a loader."""
     from jinja2 import TemplateSyntaxError, nodes
@@ -172,7 +172,7 @@ def load_template(spec: str) -> JudgeTemplate:
     labels = tuple(str(x) for x in meta.get("labels", ["A", "B"] if mode == PAIRWISE else []))
     if mode == PAIRWISE and len(labels) != 2:
         raise UserError(f"template '{name}': a pairwise template declares exactly two labels")
-    _no_loading_tags(source, name)
+    no_loading_tags(source, name)
     try:
         compiled = _env().from_string(source)
         # a plain dict instead of jinja's ChainMap of globals: every render copies them

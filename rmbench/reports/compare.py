@@ -22,12 +22,8 @@ import numpy as np
 from rmbench.errors import UserError
 from rmbench.reports.leaderboard import _flatten, data_key, run_identity
 from rmbench.scoring import get_scorer
-from rmbench.scoring.intervals import (
-    get_path,
-    metric_paths,
-    percentile_interval,
-    resample_metrics,
-)
+from rmbench.scoring.intervals import percentile_interval, resample_metrics
+from rmbench.scoring.metrics import full_name, get_path, metric_paths
 from rmbench.seeding import item_seed
 
 # settings whose difference makes two runs' numbers not like for like (the model, prompt and
@@ -50,13 +46,25 @@ def binarize(value: float | None) -> int | None:
 
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value: b and c are the discordant counts (A right and B wrong,
-    A wrong and B right); under no difference each discordant example is a fair coin."""
+    A wrong and B right); under no difference each discordant example is a fair coin, so
+    p = min(1, 2 * P(X <= min(b, c))) for X ~ Binomial(b + c, 1/2).
+
+    Computed in log space: each term log C(n, i) - n log 2 comes from lgamma, and the tail is a
+    log-sum-exp over terms scaled by the largest (the last one, since i <= n/2), so nothing
+    overflows and 20,000 discordant pairs take milliseconds (big-integer sums took seconds)."""
+    if b < 0 or c < 0:
+        raise ValueError("discordant counts cannot be negative")
     n = b + c
     if n == 0:
         return 1.0
     k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1))
-    return min(1.0, 2 * tail / 2**n)
+    if 2 * k >= n:  # b == c: the tail holds half the mass or more
+        return 1.0
+    base = math.lgamma(n + 1) - n * math.log(2.0)
+    logs = [base - math.lgamma(i + 1) - math.lgamma(n - i + 1) for i in range(k + 1)]
+    top = logs[-1]  # terms grow with i up to n/2
+    log_tail = top + math.log(math.fsum(math.exp(v - top) for v in logs))
+    return min(1.0, 2.0 * math.exp(log_tail))
 
 
 def mcnemar(a: list[dict], b: list[dict]) -> dict:
@@ -141,13 +149,7 @@ def differences(run_a: dict, run_b: dict, tasks: list[str]) -> tuple[list[str], 
 # -- the comparison -----------------------------------------------------------------------------
 
 def metric_name(task: str, path: tuple) -> str:
-    if path == ("score",):
-        return task
-    if path[0] == "sections" and len(path) == 3:
-        return f"{task}.{path[1]}"
-    if path[0] == "sections":
-        return f"{task}.{path[1]}.{path[3]}"
-    return f"{task}.{path[-1]}"
+    return full_name(task, path)
 
 
 def compare_runs(run_a: dict, run_b: dict, *, resamples: int = 2000, seed: int = 0, level: float = 0.95,
@@ -208,9 +210,8 @@ def _p(p: float | None) -> str:
 
 
 def compare_markdown(res: dict) -> str:
-    from tabulate import tabulate
-
     from rmbench.reports.markdown import md_escape
+    from rmbench.reports.tables import gfm_table
 
     lvl = int(round(res["level"] * 100))
     lines = [f"# Comparison: {md_escape(res['a']['model'])} (A) vs {md_escape(res['b']['model'])} (B)", "",
@@ -224,8 +225,7 @@ def compare_markdown(res: dict) -> str:
         rows = [[md_escape(m["metric"]), _pts(m["a"]), _pts(m["b"]), _pts(m["delta"], True),
                  f"[{_pts(m['ci'][0], True)}, {_pts(m['ci'][1], True)}]" if m["ci"] else "—", _p(m["p_bootstrap"])]
                 for m in t["metrics"]]
-        lines += [tabulate(rows, headers=["metric", "A", "B", "change", f"{lvl}% CI", "p"], tablefmt="github",
-                           disable_numparse=True), ""]
+        lines += [gfm_table(["metric", "A", "B", "change", f"{lvl}% CI", "p"], rows), ""]
         mc = t["mcnemar"]
         lines += [f"McNemar (exact, per-example correctness above/below 0.5): A right and B wrong {mc['a_only']}, "
                   f"A wrong and B right {mc['b_only']}, both right {mc['both']}, both wrong {mc['neither']}"

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from statistics import NormalDist
 
 import numpy as np
 
 from rmbench.errors import UserError
 from rmbench.reports.compare import align, differences, load_records, task_options, warnings_markdown
-from rmbench.scoring.intervals import get_path, percentile_interval, resample_metrics
+from rmbench.scoring import metrics as walker
+from rmbench.scoring.intervals import percentile_interval, resample_metrics
+from rmbench.scoring.metrics import get_path
 from rmbench.seeding import item_seed
 
 CORRECTIONS = ("holm", "none")
@@ -37,28 +39,21 @@ MIN_GATE_N = 10  # metrics resting on fewer examples are reported, not tested
 
 def metric_catalog(summary: dict) -> dict[str, tuple[str, tuple]]:
     """Gateable metric names -> (task, path): ``task``, ``task.Section``, ``task.Section.subset``,
-    ``task.<extra metric>`` and ``task.score_with_prior``."""
+    ``task.<extra metric>`` and ``task.score_with_prior`` (named by rmbench/scoring/metrics.py)."""
     out: dict[str, tuple[str, tuple]] = {}
     for task, t in (summary.get("tasks") or {}).items():
-        out[task] = (task, ("score",))
-        for k in t.get("metrics") or {}:
-            out[f"{task}.{k}"] = (task, ("metrics", k))
-        if "score_with_prior" in t:
-            out[f"{task}.score_with_prior"] = (task, ("score_with_prior",))
-        for sname, sec in (t.get("sections") or {}).items():
-            out[f"{task}.{sname}"] = (task, ("sections", sname, "score"))
-            for sub, v in (sec.get("subsets") or {}).items():
-                if isinstance(v, dict):
-                    out[f"{task}.{sname}.{sub}"] = (task, ("sections", sname, "subsets", sub,
-                                                           "accuracy" if "accuracy" in v else "score"))
+        if isinstance(t, dict):
+            for name, path in walker.catalog(task, t).items():
+                out.setdefault(name, (task, path))
     return out
 
 
 def default_metrics(summary: dict) -> list[str]:
-    """Every task score and section of the baseline (one without a value makes the gate refuse,
-    naming it: a gate never passes on a metric it could not read)."""
-    return [name for task, t in (summary.get("tasks") or {}).items()
-            for name in [task] + [f"{task}.{s}" for s in (t.get("sections") or {})]]
+    """Every task score and section of the baseline, also one declared without a value (the gate
+    then refuses, naming it: a gate never passes on a metric it could not read)."""
+    return [m.full_name(task) for task, t in (summary.get("tasks") or {}).items() if isinstance(t, dict)
+            for m in walker.walk(t, min_subset_n=10**12, numeric=False)
+            if m.kind in (walker.TASK_SCORE, walker.SECTION)]
 
 
 def resolve(summary: dict, names: list[str] | None) -> list[tuple[str, str, tuple]]:
@@ -102,36 +97,8 @@ def _se(ci: list | None, level: float) -> float | None:
 
 
 def _z(level: float) -> float:
-    """The two-sided normal quantile for ``level`` (bisection on erfc; no scipy needed)."""
-    target = (1 - level) / 2
-    lo, hi = 0.0, 10.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _normal_sf(mid) > target else (lo, mid)
-    return (lo + hi) / 2
-
-
-def _ci_of(summary_task: dict, path: tuple) -> list | None:
-    if path == ("score",):
-        return summary_task.get("ci")
-    if path == ("score_with_prior",):
-        return summary_task.get("score_with_prior_ci")
-    if path[0] == "metrics":
-        return (summary_task.get("metrics_ci") or {}).get(path[1])
-    node: Any = summary_task
-    for key in path[:-1]:
-        node = (node or {}).get(key)
-    return (node or {}).get("ci")
-
-
-def _n_of(task_summary: dict, path: tuple) -> int:
-    """How many examples a metric rests on: its section's or subset's n, else the task's."""
-    node: Any = task_summary
-    if path[0] == "sections":
-        for key in path[:-1]:
-            node = (node or {}).get(key) or {}
-    n = (node or {}).get("n")
-    return int(n) if isinstance(n, (int, float)) else 0
+    """The two-sided normal quantile for ``level`` (1.959964 for 0.95)."""
+    return NormalDist().inv_cdf(1 - (1 - level) / 2)
 
 
 def has_records(run: dict) -> bool:
@@ -192,13 +159,13 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
                                      seed=item_seed(seed, "gate", task), resamples=resamples)
             for (name, path), (p, ci) in zip(mine, tests):
                 rows.append({"metric": name, "baseline": get_path(sb, path), "candidate": get_path(sc, path),
-                             "n": min(_n_of(sb, path), _n_of(sc, path)), "ci": ci, "p": p})
+                             "n": min(walker.n_of(sb, path) or 0, walker.n_of(sc, path) or 0), "ci": ci, "p": p})
     else:
         for name, task, path in chosen:
             tb, tc = baseline["summary"]["tasks"][task], cand_tasks[task]
             level_b = (tb.get("ci_method") or {}).get("level", 0.95)
             level_c = (tc.get("ci_method") or {}).get("level", 0.95)
-            se_b, se_c = _se(_ci_of(tb, path), level_b), _se(_ci_of(tc, path), level_c)
+            se_b, se_c = _se(walker.ci_of(tb, path), level_b), _se(walker.ci_of(tc, path), level_c)
             if se_b is None or se_c is None:
                 which = "baseline" if se_b is None else "candidate"
                 raise UserError(f"--metric {name}: the {which} summary has no confidence interval for it; "
@@ -208,7 +175,8 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
             se = math.hypot(se_b, se_c)
             p = (0.0 if drop > m else 1.0) if se == 0 else _normal_sf((drop - m) / se)
             half = _z(0.95) * se
-            rows.append({"metric": name, "baseline": vb, "candidate": vc, "n": min(_n_of(tb, path), _n_of(tc, path)),
+            n = min(walker.n_of(tb, path) or 0, walker.n_of(tc, path) or 0)
+            rows.append({"metric": name, "baseline": vb, "candidate": vc, "n": n,
                          "ci": [max(-1.0, round(-drop - half, 6)), min(1.0, round(-drop + half, 6))], "p": p})
     for r in rows:  # too few examples: a bootstrap (or a normal approximation) cannot be trusted
         if r["n"] < MIN_GATE_N:
@@ -239,9 +207,8 @@ def _pts(x: float | None, sign: bool = False) -> str:
 
 
 def gate_markdown(res: dict) -> str:
-    from tabulate import tabulate
-
     from rmbench.reports.markdown import md_escape
+    from rmbench.reports.tables import gfm_table
 
     verdict = "PASS" if res["passed"] else "FAIL"
     lines = [f"## rmbench gate: {verdict}", "",
@@ -261,8 +228,8 @@ def gate_markdown(res: dict) -> str:
              f"[{_pts(r['ci'][0], True)}, {_pts(r['ci'][1], True)}]" if r["ci"] else "—",
              "—" if r["p_adjusted"] is None else f"{r['p_adjusted']:.3g}",
              ("❌ " if r["failed"] else "") + r["verdict"]] for r in res["metrics"]]
-    lines += [tabulate(rows, headers=["metric", "baseline", "candidate", "change", "95% CI", "p", "verdict"],
-                      tablefmt="github", disable_numparse=True), ""]
+    lines += [gfm_table(["metric", "baseline", "candidate", "change", "95% CI", "p", "verdict"], rows,
+                        align="lrrrrrl"), ""]
     if res["differences"]:
         lines += ["Settings that differ: " + "; ".join(md_escape(d) for d in res["differences"]), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -5,29 +5,28 @@ Runs of one model are merged into one row only when every setting that changes r
 (run.json's identity less the task list and the per-task data) is the same and they cover
 different tasks. Runs that differ get a row each, labelled with the settings that tell them apart
 (``model [prompt=rubric]``); runs that still collide are told apart by data or run directory.
-Output formats: markdown (through a jinja2 template), csv, latex, json; html lives in html.py.
+The tables people publish (an overview and one table per task in its benchmark's layout) are
+built from these rows in layouts.py; formats.py writes them out (text, markdown, csv, latex,
+json; html through html.py), tables.py draws text, markdown and LaTeX tables.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rmbench.errors import UserError
 from rmbench.redaction import REDACTED, is_secret_name
-from rmbench.reports.markdown import _ANSI, md_escape, pct
+from rmbench.reports.markdown import pct
+from rmbench.scoring import metrics
 from rmbench.store.rundir import RUN_JSON, SUMMARY_JSON, load_run
 
-FORMATS = ("md", "csv", "latex", "html", "json")
-CI_STYLES = ("pm", "bounds", "none")
 # identity keys that are not "settings" of a row: the model is the row, tasks are columns, data is per task
 _NOT_SETTINGS = ("model", "tasks", "data")
 
@@ -127,7 +126,7 @@ def _short(value: str, n: int = 16) -> str:
     return value if len(value) <= n else value[: n - 1] + "…"
 
 
-# -- the table ----------------------------------------------------------------------------------
+# -- the table model ----------------------------------------------------------------------------
 
 @dataclass
 class Cell:
@@ -136,14 +135,23 @@ class Cell:
     hi: float | None = None
     n: int | None = None
 
+    @property
+    def has_ci(self) -> bool:
+        return self.value is not None and self.lo is not None and self.hi is not None
+
     def text(self, ci: str = "pm") -> str:
-        if self.value is None:
-            return pct(None)
-        if ci == "none" or self.lo is None or self.hi is None:
-            return pct(self.value)
+        return self.value_text() + ((" " + self.ci_text(ci)) if self.ci_text(ci) else "")
+
+    def value_text(self) -> str:
+        return pct(self.value)
+
+    def ci_text(self, ci: str = "pm") -> str:
+        """The interval alone ('± 2.0' or '[79.2, 83.2]'); empty when hidden or absent."""
+        if ci == "none" or not self.has_ci:
+            return ""
         if ci == "bounds":
-            return f"{pct(self.value)} [{pct(self.lo)}, {pct(self.hi)}]"
-        return f"{pct(self.value)} ± {pct((self.hi - self.lo) / 2)}"
+            return f"[{pct(self.lo)}, {pct(self.hi)}]"
+        return f"± {pct((self.hi - self.lo) / 2)}"
 
     def to_json(self) -> dict:
         return {"score": self.value, "ci": [self.lo, self.hi] if self.lo is not None else None, "n": self.n}
@@ -151,12 +159,16 @@ class Cell:
 
 @dataclass
 class Column:
-    task: str
-    section: str | None
+    """A column of a table. ``key`` names what it shows across tables (``task`` for a task's
+    score, ``task.NAME`` for another metric, as rmbench/scoring/metrics.py names them)."""
+    header: str
+    task: str | None = None          # the task it reads; None for a computed column (the overview's mean)
+    section: str | None = None       # the all-columns board: the section (None: the task's score)
+    key: str = ""
 
-    @property
-    def header(self) -> str:
-        return self.task if self.section is None else f"{self.task}: {self.section}"
+    def __post_init__(self):
+        if not self.key:
+            self.key = self.task if self.section is None else f"{self.task}.{self.section}"
 
 
 @dataclass
@@ -167,7 +179,7 @@ class Row:
     tasks: dict[str, dict] = field(default_factory=dict)      # task -> its summary
     data: dict[str, str] = field(default_factory=dict)        # task -> data hash
     suffix: dict[str, str] = field(default_factory=dict)      # what tells this row apart
-    cells: dict[str, Cell] = field(default_factory=dict)      # column header -> cell
+    cells: dict[str, Cell] = field(default_factory=dict)      # column header -> cell (one table's)
 
     @property
     def label(self) -> str:
@@ -184,37 +196,61 @@ class Row:
                 "n": {t: s.get("n") for t, s in self.tasks.items()},
                 "data": self.data}
 
+    def with_cells(self, cells: dict[str, Cell]) -> "Row":
+        """This row in another table: the same runs and label, that table's cells."""
+        return replace(self, cells=cells)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
 
 @dataclass
 class Board:
+    """One table: the overview, one task's table in its benchmark's layout, or the board with a
+    column for every task and section (csv and json of several tasks, custom templates)."""
     columns: list[Column]
     rows: list[Row]
+    title: str = ""
+    task: str | None = None                           # the task of a per-task table
+    notes: list[str] = field(default_factory=list)    # shown under the table
+    default_sort: str | None = None                   # header ranked by when --sort names nothing here
+    kind: str = "wide"                                # wide | overview | task
 
     @property
     def headers(self) -> list[str]:
         return [c.header for c in self.columns]
 
-    def column(self, name: str) -> str:
-        """The header a --sort argument names: 'model', a header, or task.section; case,
-        spaces and punctuation do not matter (rewardbench.chat_hard = 'rewardbench: Chat Hard')."""
-        def norm(text: str) -> str:
-            return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    @property
+    def anchor(self) -> str:
+        return "overview" if self.kind == "overview" else f"task-{_norm(self.task or 'all') or 'x'}"
 
-        want = norm(name)
+    def find_column(self, name: str) -> str | None:
+        """The header a --sort argument names: 'model', a header, or task.section / 'task:
+        section'; case, spaces and punctuation do not matter (rewardbench.chat_hard)."""
+        want = _norm(name)
         if want in ("model", "label", "name"):
             return "model"
-        for h in self.headers:
-            if want == norm(h):
-                return h
-        raise UserError(f"--sort: no column '{name}' (columns: model, {', '.join(self.headers)})")
+        for c in self.columns:
+            names = [c.header, c.key]
+            if c.task:
+                names += [f"{c.task}.{c.header}", f"{c.task}: {c.header}"]
+            if any(want == _norm(n) for n in names):
+                return c.header
+        return None
+
+    def column(self, name: str) -> str:
+        header = self.find_column(name)
+        if header is None:
+            raise UserError(f"--sort: no column '{name}' (columns: model, {', '.join(self.headers)})")
+        return header
 
     def sort(self, by: str | None = None) -> "Board":
         if by is None:
-            first = next((c.header for c in self.columns if c.section is None), None)
-            if first is None:
+            by = self.default_sort or next((c.header for c in self.columns if c.section is None), None)
+            if by is None:
                 self.rows.sort(key=lambda r: r.label)
                 return self
-            by = first
         header = self.column(by)
         if header == "model":
             self.rows.sort(key=lambda r: r.label.lower())
@@ -223,32 +259,39 @@ class Board:
         return self
 
     def to_json(self) -> dict:
-        return {"columns": [{"header": c.header, "task": c.task, "section": c.section} for c in self.columns],
+        return {"title": self.title, "task": self.task, "kind": self.kind, "notes": self.notes,
+                "columns": [{"header": c.header, "task": c.task, "section": c.section, "key": c.key}
+                            for c in self.columns],
                 "rows": [{"label": r.label, "model": r.model, "suffix": r.suffix,
                           "cells": {h: r.cells[h].to_json() for h in self.headers}, "details": r.details()}
                          for r in self.rows]}
 
 
-def _cell(d: dict | None) -> Cell:
-    if not d:
+def cell_at(summary: dict | None, path: tuple) -> Cell:
+    """The cell for the metric at ``path`` of a task summary (value None when it has none)."""
+    if not isinstance(summary, dict):
         return Cell(None)
-    ci = d.get("ci") or [None, None]
-    return Cell(d.get("score"), ci[0], ci[1], d.get("n"))
+    lo, hi = metrics.ci_of(summary, path) or (None, None)
+    return Cell(metrics.get_path(summary, path), lo, hi, metrics.n_of(summary, path))
 
 
-def build_board(runs: list[dict]) -> Board:
-    sections: dict[str, list[str]] = {}  # task -> its sections, both in first-seen order
-    for run in runs:
-        for task, t in (run["summary"].get("tasks") or {}).items():
-            secs = sections.setdefault(task, [])
-            secs.extend(s for s in (t.get("sections") or {}) if s not in secs)
-    columns = [c for task, secs in sections.items() for c in [Column(task, None)] + [Column(task, s) for s in secs]]
+def cell_of(summary: dict | None, name: str) -> Cell | None:
+    """The cell for the metric called ``name`` in a task summary (rmbench/scoring/metrics.py's
+    names); None when the summary has no such metric."""
+    if not isinstance(summary, dict):
+        return None
+    m = metrics.find(summary, name)
+    return None if m is None else cell_at(summary, m.path)
 
+
+def build_rows(runs: list[dict]) -> list[Row]:
+    """One row per model and settings: runs of one model with the same settings that cover
+    different tasks share a row; the rest get rows labelled by what tells them apart."""
     rows: list[Row] = []
     for run in runs:
         model = str(run["summary"].get("model") or run_identity(run).get("model") or "?")
         settings = settings_of(run)
-        tasks = run["summary"].get("tasks") or {}
+        tasks = {k: v for k, v in (run["summary"].get("tasks") or {}).items() if isinstance(v, dict)}
         home = next((r for r in rows if r.model == model and r.settings == settings
                      and not set(r.tasks) & set(tasks)), None)
         if home is None:
@@ -259,12 +302,32 @@ def build_board(runs: list[dict]) -> Board:
             home.tasks[task] = t
             home.data[task] = data_of(run, task)
     _label(rows)
+    return rows
+
+
+def task_names(rows: list[Row]) -> list[str]:
+    """Every task the rows cover, in first-seen order."""
+    return list(dict.fromkeys(t for r in rows for t in r.tasks))
+
+
+def build_board(runs: list[dict] | None = None, rows: list[Row] | None = None) -> Board:
+    """The board with a column for every task score and every section (``task: section``)."""
+    rows = build_rows(runs or []) if rows is None else rows
+    sections: dict[str, list[str]] = {}  # task -> its sections, both in first-seen order
     for row in rows:
+        for task, t in row.tasks.items():
+            secs = sections.setdefault(task, [])
+            secs.extend(s for s in (t.get("sections") or {}) if s not in secs)
+    columns = [Column(task if s is None else f"{task}: {s}", task, s)
+               for task, secs in sections.items() for s in [None, *secs]]
+    out = []
+    for row in rows:
+        cells = {}
         for c in columns:
-            t = row.tasks.get(c.task)
-            row.cells[c.header] = _cell(None if t is None else t if c.section is None
-                                        else (t.get("sections") or {}).get(c.section))
-    return Board(columns, rows)
+            path = metrics.SCORE if c.section is None else ("sections", c.section, "score")
+            cells[c.header] = cell_at(row.tasks.get(c.task), path)
+        out.append(row.with_cells(cells))
+    return Board(columns, out)
 
 
 _DEFAULTISH = ("null", "{}", "[]", "")
@@ -320,142 +383,3 @@ def _clashes(rows: list[Row]) -> list[list[Row]]:
     for r in rows:
         groups.setdefault(r.label, []).append(r)
     return [g for g in groups.values() if len(g) > 1]
-
-
-# -- text formats -------------------------------------------------------------------------------
-
-def leaderboard_rows(runs: list[dict]) -> tuple[list[str], list[list[Any]]]:
-    """One row per model (and settings): its label, then each task's score and its sections."""
-    board = build_board(runs).sort()
-    return ["model"] + board.headers, [[r.label] + [r.cells[h].value for h in board.headers] for r in board.rows]
-
-
-def markdown_cells(board: Board, ci: str = "pm") -> tuple[list[str], list[list[str]]]:
-    headers = ["model"] + [md_escape(h) for h in board.headers]
-    return headers, [[md_escape(r.label)] + [r.cells[h].text(ci) for h in board.headers] for r in board.rows]
-
-
-def markdown_table_of(board: Board, ci: str = "pm") -> str:
-    from tabulate import tabulate
-
-    headers, cells = markdown_cells(board, ci)
-    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
-
-
-def markdown_table(runs: list[dict], ci: str = "pm") -> str:
-    return markdown_table_of(build_board(runs).sort(), ci)
-
-
-def _csv_text(value: str) -> str:
-    """Text without control codes or line breaks; a cell a spreadsheet would run as a formula
-    gets a leading apostrophe."""
-    value = " ".join(_ANSI.sub("", value).split())
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def to_csv(board: Board) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    head = ["label", "model", "settings"]
-    for h in board.headers:
-        head += [h, f"{h} ci_lo", f"{h} ci_hi", f"{h} n"]
-    w.writerow([_csv_text(h) for h in head])
-    for r in board.rows:
-        line: list[Any] = [_csv_text(r.label), _csv_text(r.model),
-                           _csv_text(";".join(f"{k}={v}" for k, v in r.suffix.items()))]
-        for h in board.headers:
-            c = r.cells[h]
-            line += ["" if x is None else x for x in (c.value, c.lo, c.hi, c.n)]
-        w.writerow(line)
-    return buf.getvalue()
-
-
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-        "|": r"\textbar{}"}
-
-
-def tex_escape(text: Any) -> str:
-    s = " ".join(_ANSI.sub("", str(text)).split())
-    return "".join(_TEX.get(ch, ch) for ch in s)
-
-
-def to_latex(board: Board, ci: str = "pm") -> str:
-    def cell(c: Cell) -> str:
-        if c.value is None:
-            return "--"
-        if ci != "none" and c.lo is not None and c.hi is not None:
-            if ci == "bounds":
-                return f"{pct(c.value)} [{pct(c.lo)}, {pct(c.hi)}]"
-            return f"{pct(c.value)} $\\pm$ {pct((c.hi - c.lo) / 2)}"
-        return pct(c.value)
-
-    lines = [r"\begin{tabular}{l" + "r" * len(board.columns) + "}", r"\toprule",
-             " & ".join(["Model"] + [tex_escape(h) for h in board.headers]) + r" \\", r"\midrule"]
-    for r in board.rows:
-        lines.append(" & ".join([tex_escape(r.label)] + [cell(r.cells[h]) for h in board.headers]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
-# -- templates ----------------------------------------------------------------------------------
-
-def _environment(autoescape: bool):
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True,
-                               trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(md=md_escape, pct=pct, tex=tex_escape)
-    return env
-
-
-def template_context(board: Board, ci: str = "pm") -> dict:
-    """What a leaderboard template sees (plain data only)."""
-    data = board.to_json()
-    for row in data["rows"]:
-        row["text"] = {h: _cell(row["cells"][h]).text(ci) for h in board.headers}
-    return {"columns": data["columns"], "headers": board.headers, "rows": data["rows"],
-            "table": markdown_table_of(board, ci), "ci_style": ci, "level": 0.95}
-
-
-def render_template(source: str, board: Board, ci: str = "pm", name: str = "template", autoescape: bool = False) -> str:
-    from jinja2 import TemplateError
-
-    try:
-        tpl = _environment(autoescape).from_string(source)
-        return tpl.render(**template_context(board, ci))
-    except TemplateError as e:
-        raise UserError(f"{name}: template error: {e}") from None
-
-
-def builtin_template(name: str) -> str:
-    return (Path(__file__).resolve().parent / "templates" / name).read_text(encoding="utf-8")
-
-
-def render(board: Board, fmt: str = "md", ci: str = "pm", template: str | None = None,
-           title: str = "rmbench leaderboard") -> str:
-    """The leaderboard as text in ``fmt``; ``template`` (a .j2 file) replaces the built-in one
-    (sandboxed; HTML-escaped when its name ends in .html.j2 or .htm.j2)."""
-    if fmt not in FORMATS:
-        raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
-    if ci not in CI_STYLES:
-        raise UserError(f"--ci must be one of {', '.join(CI_STYLES)}, not '{ci}'")
-    if template is not None:
-        p = Path(template)
-        try:
-            source = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"--template {template}: cannot read it ({e})") from None
-        return render_template(source, board, ci, name=p.name, autoescape=p.name.endswith((".html.j2", ".htm.j2")))
-    if fmt == "md":
-        return render_template(builtin_template("leaderboard.md.j2"), board, ci, name="leaderboard.md.j2").rstrip() + "\n"
-    if fmt == "csv":
-        return to_csv(board)
-    if fmt == "latex":
-        return to_latex(board, ci)
-    if fmt == "json":
-        return json.dumps(board.to_json(), indent=2, ensure_ascii=False) + "\n"
-    from rmbench.reports.html import html_page
-
-    return html_page(board, title=title, ci=ci)

@@ -24,10 +24,10 @@ def pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}"
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    from tabulate import tabulate
+def _table(headers: list[str], rows: list[list[Any]], align: str | None = None) -> str:
+    from rmbench.reports.tables import gfm_table
 
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    return gfm_table([str(h) for h in headers], [[str(c) for c in r] for r in rows], align)
 
 
 def _matrices(t: dict) -> list[str]:
@@ -139,7 +139,7 @@ def task_markdown(name: str, t: dict) -> str:
             for sub, v in (s.get("subsets") or {}).items():
                 acc = v.get("accuracy", v.get("score")) if isinstance(v, dict) else v
                 rows.append(["", md_escape(sub), pct(acc), v.get("n", "") if isinstance(v, dict) else ""])
-        lines += [_table(["section", "subset", "score", "n"], rows), ""]
+        lines += [_table(["section", "subset", "score", "n"], rows, align="llrr"), ""]
     lines += _matrices(t)
     if t.get("unscored_subsets"):
         lines += ["Unscored subsets (not in the task's section table): "

@@ -30,6 +30,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from rmbench.scoring import metrics as _metrics
+from rmbench.scoring.metrics import get_path
+from rmbench.scoring.metrics import is_number as _num
 from rmbench.seeding import item_seed
 
 DEFAULT_RESAMPLES = 1000
@@ -41,44 +44,15 @@ MIN_VALID = 0.5          # a metric undefined in more than half the resamples ge
 _DRAW_BUDGET = 4_000_000  # index draws per chunk of resamples (bounds memory)
 _TOL = 1e-9
 
-Path = tuple[str, ...]
+Path = _metrics.Path
 Aggregate = Callable[[list[dict], dict], dict]
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def get_path(summary: dict, path: Path) -> float | None:
-    cur: Any = summary
-    for key in path:
-        if not isinstance(cur, dict) or key not in cur:
-            return None
-        cur = cur[key]
-    return float(cur) if _num(cur) else None
 
 
 def metric_paths(summary: dict, min_subset_n: int = MIN_SUBSET_N) -> list[Path]:
     """The headline metrics of a task summary that get an interval: the score, the numeric
-    extra metrics, each section and each subset with at least ``min_subset_n`` examples."""
-    paths: list[Path] = []
-    if _num(summary.get("score")):
-        paths.append(("score",))
-    if _num(summary.get("score_with_prior")):
-        paths.append(("score_with_prior",))
-    for k, v in (summary.get("metrics") or {}).items():
-        if _num(v):
-            paths.append(("metrics", k))
-    for sname, sec in (summary.get("sections") or {}).items():
-        if _num(sec.get("score")):
-            paths.append(("sections", sname, "score"))
-        for sub, v in (sec.get("subsets") or {}).items():
-            if not isinstance(v, dict) or (v.get("n") or 0) < min_subset_n:
-                continue
-            key = "accuracy" if "accuracy" in v else "score"
-            if _num(v.get(key)):
-                paths.append(("sections", sname, "subsets", sub, key))
-    return paths
+    extra metrics, each section and each subset with at least ``min_subset_n`` examples (the
+    one walker, rmbench/scoring/metrics.py, decides what those are)."""
+    return _metrics.metric_paths(summary, min_subset_n)
 
 
 def stratum_of(record: dict) -> tuple:

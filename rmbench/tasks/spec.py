@@ -14,7 +14,9 @@ from rmbench import registry
 from rmbench.errors import UserError
 
 _KNOWN_KEYS = {"name", "version", "description", "source", "demo", "schema", "fields", "scoring",
-               "metric", "options", "citation", "size", "protocol", "include"}
+               "metric", "options", "citation", "size", "protocol", "include", "leaderboard"}
+_LAYOUT_KEYS = {"title", "columns", "sort"}
+_COLUMN_KEYS = {"name", "metric", "optional"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,24 @@ class Source:
 
 
 @dataclass(frozen=True)
+class LayoutColumn:
+    """One leaderboard column: its header and where its value comes from. ``metrics`` holds the
+    alternatives in order, each (task, metric name): task None is this task, a name is what
+    rmbench/scoring/metrics.py calls a metric (``score``, a section, an extra metric, ``S.U``)."""
+    name: str
+    metrics: tuple[tuple[str | None, str], ...]
+    optional: bool = False  # left out when no row has a value
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A task's leaderboard table, as its YAML's ``leaderboard:`` block declares it."""
+    title: str
+    columns: tuple[LayoutColumn, ...]
+    sort: str | None = None  # the column rows are ranked by (default: the one showing ``score``)
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     name: str
     version: int
@@ -63,6 +83,7 @@ class TaskSpec:
     fields: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
+    leaderboard: Layout | None = None
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
@@ -114,6 +135,62 @@ def _data_files(value: Any) -> str | tuple[str, ...] | None:
     return tuple(str(v) for v in value)
 
 
+def _text(value: Any, what: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"{where}: {what} must be a non-empty string")
+    return value.strip()
+
+
+def parse_layout(block: Any, where: str) -> Layout:
+    """Validate a ``leaderboard:`` block: ``title`` (optional), ``columns`` (a list of
+    ``{name, metric, optional}``; ``metric`` is a metric name or a list of alternatives, each
+    optionally ``OTHER-TASK:NAME``), ``sort`` (optional, a column's name)."""
+    where = f"{where}: leaderboard"
+    if not isinstance(block, dict):
+        raise UserError(f"{where} must be a mapping with 'columns' (and optionally 'title', 'sort')")
+    unknown = set(block) - _LAYOUT_KEYS
+    if unknown:
+        raise UserError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))} "
+                        f"(known: {', '.join(sorted(_LAYOUT_KEYS))})")
+    cols = block.get("columns")
+    if not isinstance(cols, list) or not cols:
+        raise UserError(f"{where}: 'columns' must be a non-empty list of {{name, metric}} mappings")
+    columns: list[LayoutColumn] = []
+    for k, col in enumerate(cols, 1):
+        at = f"{where}: column {k}"
+        if not isinstance(col, dict):
+            raise UserError(f"{at} must be a mapping like {{name: Chat, metric: Chat}}")
+        unknown = set(col) - _COLUMN_KEYS
+        if unknown:
+            raise UserError(f"{at}: unknown keys {', '.join(sorted(map(str, unknown)))} "
+                            f"(known: {', '.join(sorted(_COLUMN_KEYS))})")
+        name = _text(col.get("name"), "'name'", at)
+        refs = col.get("metric")
+        refs = [refs] if isinstance(refs, str) else refs
+        if not isinstance(refs, list) or not refs:
+            raise UserError(f"{at} ({name}): 'metric' must be a metric name or a list of them")
+        alts: list[tuple[str | None, str]] = []
+        for ref in refs:
+            ref = _text(ref, "'metric'", f"{at} ({name})")
+            task, sep, metric = ref.partition(":")
+            if sep and (not task.strip() or not metric.strip()):
+                raise UserError(f"{at} ({name}): metric '{ref}' must be NAME or TASK:NAME")
+            alts.append((task.strip(), metric.strip()) if sep else (None, ref))
+        optional = col.get("optional", False)
+        if not isinstance(optional, bool):
+            raise UserError(f"{at} ({name}): 'optional' must be true or false")
+        if any(c.name.lower() == name.lower() for c in columns):
+            raise UserError(f"{at}: two columns are named '{name}'")
+        columns.append(LayoutColumn(name, tuple(alts), optional))
+    title = _text(block["title"], "'title'", where) if "title" in block else ""
+    sort = block.get("sort")
+    if sort is not None:
+        sort = _text(sort, "'sort'", where)
+        if not any(c.name.lower() == sort.lower() for c in columns):
+            raise UserError(f"{where}: sort '{sort}' names no column ({', '.join(c.name for c in columns)})")
+    return Layout(title, tuple(columns), sort)
+
+
 def parse_spec(path: Path) -> TaskSpec:
     data = _read_yaml(path)
     unknown = set(data) - _KNOWN_KEYS
@@ -137,6 +214,7 @@ def parse_spec(path: Path) -> TaskSpec:
         source=source, schema=str(data["schema"]), scoring=str(data["scoring"]), metric=str(data.get("metric", "")),
         path=path, demo=data.get("demo"), size=data.get("size"), fields=dict(data.get("fields") or {}),
         options=dict(data.get("options") or {}), protocol=dict(data.get("protocol") or {}),
+        leaderboard=parse_layout(data["leaderboard"], f"task file {path.name}") if "leaderboard" in data else None,
     )
 
 

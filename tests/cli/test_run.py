@@ -83,7 +83,7 @@ def test_show_prints_markdown(tmp_path):
 def test_demo_runs_offline_and_prints_a_leaderboard(tmp_path):
     res = run_cli("demo", "--output-dir", str(tmp_path / "demo"))
     assert res.returncode == 0, res.stderr
-    assert "| model" in res.stdout and "baseline/longest" in res.stdout and "baseline/random" in res.stdout
+    assert "Overview\n========" in res.stdout and "baseline/longest" in res.stdout and "baseline/random" in res.stdout
     assert (tmp_path / "demo" / "demo--baseline__longest" / "summary.json").is_file()
 
 

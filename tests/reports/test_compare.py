@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import pytest
 
@@ -20,9 +21,30 @@ def test_mcnemar_exact_by_hand():
     # b = 0, c = 6: 2 / 64
     assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
     assert mcnemar_exact(5, 5) == 1.0 and mcnemar_exact(0, 0) == 1.0
-    # a large case stays exact (big integers, no overflow): b = 480, c = 520
+    # a large case: b = 480, c = 520
     n, k = 1000, 480
     assert mcnemar_exact(k, n - k) == pytest.approx(2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
+
+
+def _exact(b: int, c: int) -> Fraction:
+    """The p-value in exact rational arithmetic (big integers)."""
+    n, k = b + c, min(b, c)
+    return min(Fraction(1), Fraction(2 * sum(math.comb(n, i) for i in range(k + 1)), 2**n))
+
+
+def test_mcnemar_log_space_matches_big_integers():
+    # every split of up to 120 discordant pairs, and a few larger ones, to 1e-10 relative (the
+    # exact sums get slow beyond a few thousand pairs: bench/mcnemar_speed.py times n = 20,000)
+    cases = [(k, n - k) for n in range(1, 121) for k in range(n + 1)]
+    cases += [(950, 1_050), (900, 1_100), (120, 400), (1, 2_000)]
+    for b, c in cases:
+        exact = _exact(b, c)
+        got = mcnemar_exact(b, c)
+        assert got == pytest.approx(float(exact), rel=1e-10, abs=1e-300), (b, c)
+    # a p-value below the smallest float is 0.0, not an error or a negative number
+    assert mcnemar_exact(0, 20_000) == 0.0
+    with pytest.raises(ValueError):
+        mcnemar_exact(-1, 3)
 
 
 def test_fractional_correctness_is_split_at_one_half():

@@ -11,7 +11,9 @@ import re
 
 import pytest
 
-from rmbench.reports.leaderboard import build_board, find_runs, markdown_table, render
+from rmbench.reports.formats import markdown_table, render
+from rmbench.reports.layouts import build_leaderboard
+from rmbench.reports.leaderboard import build_board, find_runs
 from tests.helpers import run_cli
 from tests.reports.runs import DATA, summary_run, task
 
@@ -34,41 +36,69 @@ def results(tmp_path):
     return root
 
 
-def table_rows(md: str) -> list[list[str]]:
-    lines = [ln for ln in md.splitlines() if ln.startswith("|")]
-    rows = [[c.strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]] for ln in lines]
-    return [rows[0]] + rows[2:]  # header and body, without the |---| rule
+def table_rows(md: str, k: int = 0) -> list[list[str]]:
+    """The k-th markdown table of a text: its header and body rows, without the |---| rule."""
+    tables: list[list[str]] = []
+    last = False
+    for ln in md.splitlines():
+        if ln.startswith("|") and not last:
+            tables.append([])
+        if ln.startswith("|"):
+            tables[-1].append(ln)
+        last = ln.startswith("|")
+    rows = [[c.strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]] for ln in tables[k]]
+    return [rows[0]] + rows[2:]
 
 
-def test_markdown_table_cell_by_cell(results):
+def test_markdown_tables_cell_by_cell(results):
     res = run_cli("leaderboard", str(results))
     assert res.returncode == 0, res.stderr
     assert "skipping" in res.stderr and "incomplete" in res.stderr
     assert res.stdout.startswith("## Leaderboard")
-    assert table_rows(res.stdout) == [
-        ["model", "rewardbench", "rewardbench: Chat", "rewardbench: Chat Hard", "rm-bench"],
-        ["org/model-b", "85.5 ± 1.5", "95.0 ± 2.0", "50.0", "—"],
-        ["org/model-a", "81.2 ± 2.0", "90.0 ± 5.0", "60.0 ± 5.5", "70.0 ± 2.0"],
-        ["evil\\|&lt;b&gt;x&lt;/b&gt; \\`rm -rf\\`", "50.0 ± 5.0", "—", "—", "—"],
+    hostile = "evil\\|&lt;b&gt;x&lt;/b&gt; \\`rm -rf\\`"
+    # the overview: each task's score (no mean: only RewardBench is in every row)
+    assert table_rows(res.stdout, 0) == [
+        ["model", "RewardBench", "RM-Bench"],
+        ["org/model-b", "**85.5** ± 1.5", "—"],
+        ["org/model-a", "81.2 ± 2.0", "70.0 ± 2.0"],
+        [hostile, "50.0 ± 5.0", "—"],
     ]
+    assert "No mean: fewer than two tasks have a score in every row." in res.stdout
+    # RewardBench in its own layout; the best value of each column in bold
+    assert table_rows(res.stdout, 1) == [
+        ["model", "Score", "Chat", "Chat Hard", "Safety", "Reasoning"],
+        ["org/model-b", "**85.5** ± 1.5", "**95.0** ± 2.0", "50.0", "—", "—"],
+        ["org/model-a", "81.2 ± 2.0", "90.0 ± 5.0", "**60.0** ± 5.5", "—", "—"],
+        [hostile, "50.0 ± 5.0", "—", "—", "—", "—"],
+    ]
+    assert "No run here reports Safety, Reasoning." in res.stdout
+    assert table_rows(res.stdout, 2) == [
+        ["model", "Chat", "Math", "Code", "Safety", "Easy", "Normal", "Hard", "Avg"],
+        ["org/model-a", "—", "—", "—", "—", "—", "—", "—", "70.0 ± 2.0"],  # one row: nothing is best
+    ]
+    assert "### RewardBench (rewardbench)" in res.stdout and "### RM-Bench (rm-bench)" in res.stdout
 
 
 def test_ci_styles_and_sorting(results):
+    lb = build_leaderboard(find_runs([str(results)], warn=lambda m: None))
+    lb.sort("rewardbench: chat hard")
+    rb = lb.tables[0]
+    assert [r.model for r in rb.rows] == ["org/model-a", "org/model-b", HOSTILE]
+    md = render(lb, "md", ci="bounds")
+    assert table_rows(md, 1)[1] == ["org/model-a", "81.2 [79.2, 83.2]", "90.0 [85.0, 95.0]", "**60.0** [55.0, 66.0]",
+                                    "—", "—"]
+    assert table_rows(render(lb.sort("rm-bench"), "md", ci="none"), 0)[1] == ["org/model-a", "81.2", "70.0"]
+    assert [r.model for r in lb.sort("model").tables[0].rows] == [HOSTILE, "org/model-a", "org/model-b"]
+    assert [r.model for r in lb.sort("rewardbench.Chat").tables[0].rows][0] == "org/model-b"
+    assert [r.model for r in lb.sort("REWARDBENCH.chat_hard").tables[0].rows][0] == "org/model-a"
+    # the board with every task and section as a column sorts the same way
     board = build_board(find_runs([str(results)], warn=lambda m: None))
-    board.sort("rewardbench: chat hard")
-    assert [r.model for r in board.rows] == ["org/model-a", "org/model-b", HOSTILE]
-    md = render(board, "md", ci="bounds")
-    assert table_rows(md)[1] == ["org/model-a", "81.2 [79.2, 83.2]", "90.0 [85.0, 95.0]", "60.0 [55.0, 66.0]",
-                                 "70.0 [68.0, 72.0]"]
-    assert table_rows(render(board.sort("rm-bench"), "md", ci="none"))[1][-1] == "70.0"
-    assert [r.model for r in board.sort("model").rows] == [HOSTILE, "org/model-a", "org/model-b"]
-    assert [r.model for r in board.sort("rewardbench.Chat").rows][0] == "org/model-b"
-    assert [r.model for r in board.sort("REWARDBENCH.chat_hard").rows][0] == "org/model-a"
+    assert [r.model for r in board.sort("rewardbench: chat hard").rows] == ["org/model-a", "org/model-b", HOSTILE]
 
 
 def test_csv_json_latex_cells(results):
-    board = build_board(find_runs([str(results)], warn=lambda m: None)).sort()
-    rows = list(csv.reader(io.StringIO(render(board, "csv"))))
+    lb = build_leaderboard(find_runs([str(results)], warn=lambda m: None)).sort()
+    rows = list(csv.reader(io.StringIO(render(lb, "csv"))))  # several tasks: every task and section
     assert rows[0][:7] == ["label", "model", "settings", "rewardbench", "rewardbench ci_lo", "rewardbench ci_hi",
                            "rewardbench n"]
     assert rows[1][:7] == ["org/model-b", "org/model-b", "", "0.855", "0.84", "0.87", "2985"]
@@ -76,18 +106,26 @@ def test_csv_json_latex_cells(results):
                            "456", "0.7", "0.68", "0.72", "1327"]
     # control codes and line breaks dropped (csv quotes the rest); a section without a score is empty
     assert rows[3][0] == "evil|<b>x</b> `rm -rf`" and rows[3][7:] == ["", "", "", "0"] + [""] * 8
-    data = json.loads(render(board, "json"))
+    one = list(csv.reader(io.StringIO(render(build_leaderboard(find_runs([str(results)], warn=lambda m: None),
+                                                                ["rewardbench"]).sort(), "csv"))))
+    assert one[0][3::4] == ["Score", "Chat", "Chat Hard", "Safety", "Reasoning"]  # one task: its layout
+    data = json.loads(render(lb, "json"))
     a = data["rows"][1]
     assert a["label"] == "org/model-a" and a["cells"]["rm-bench"] == {"score": 0.7, "ci": [0.68, 0.72], "n": 1327}
     assert sorted(r["name"] for r in a["details"]["runs"]) == ["a-rb", "a-rmbench"]
-    tex = render(board, "latex")
-    assert r"org/model-a & 81.2 $\pm$ 2.0 & 90.0 $\pm$ 5.0 & 60.0 $\pm$ 5.5 & 70.0 $\pm$ 2.0 \\" in tex
-    assert r"evil\textbar{}\textless{}b\textgreater{}x\textless{}/b\textgreater{} `rm -rf` & 50.0 $\pm$ 5.0 & -- & -- & -- \\" in tex
+    assert [c["header"] for c in data["overview"]["columns"]] == ["RewardBench", "RM-Bench"]
+    assert [t["task"] for t in data["tables"]] == ["rewardbench", "rm-bench"]
+    assert data["tables"][0]["rows"][0]["cells"]["Chat"] == {"score": 0.95, "ci": [0.93, 0.97], "n": 358}
+    tex = render(lb, "latex")
+    assert r"org/model-a & 81.2\,{\scriptsize $\pm$2.0} & \underline{90.0}\,{\scriptsize $\pm$5.0} & " \
+           r"\textbf{60.0}\,{\scriptsize $\pm$5.5} & -- & -- \\" in tex
+    assert (r"evil\textbar{}\textless{}b\textgreater{}x\textless{}/b\textgreater{} `rm -rf` & "
+            r"50.0\,{\scriptsize $\pm$5.0} & -- & -- & -- & -- \\") in tex
 
 
 def test_csv_formula_cells_are_neutralised(tmp_path):
     summary_run(tmp_path, "r", "=HYPERLINK(\"http://x\")", {"t": task(0.5, None, 4)})
-    rows = list(csv.reader(io.StringIO(render(build_board(find_runs([str(tmp_path)])), "csv"))))
+    rows = list(csv.reader(io.StringIO(render(build_leaderboard(find_runs([str(tmp_path)])), "csv"))))
     assert rows[1][0].startswith("'=HYPERLINK")
 
 
@@ -121,19 +159,22 @@ def test_runs_with_different_settings_get_labelled_rows(tmp_path):
     assert by_label[f"m/x [data={h1}, run=5-copy]"].cells["rewardbench"].value == 0.4
 
 
-def test_markdown_table_for_demo_keeps_working(results):
+def test_markdown_table_of_runs(results):
     runs = find_runs([str(results)], warn=lambda m: None)
     table = markdown_table(runs)
-    assert table_rows(table)[1][0] == "org/model-b"
+    assert table_rows(table, 0)[1][0] == "org/model-b" and table_rows(table, 1)[0][1] == "Score"
 
 
 def test_custom_template_is_sandboxed_and_sees_the_board(results, tmp_path):
     tpl = tmp_path / "mine.md.j2"
-    tpl.write_text("{% for r in rows %}{{ r.label | md }}={{ r.text['rewardbench'] }};{% endfor %}\n")
+    tpl.write_text("{% for r in rows %}{{ r.label | md }}={{ r.text['rewardbench'] }};{% endfor %}"
+                   "{% for b in boards %}[{{ b.title }}: {{ b.headers | join('/') }}]{% endfor %}\n")
     res = run_cli("leaderboard", str(results), "--template", str(tpl))
     assert res.returncode == 0, res.stderr
     # (jinja's trim_blocks eats the newline after the last tag)
-    assert res.stdout == "org/model-b=85.5 ± 1.5;org/model-a=81.2 ± 2.0;evil\\|&lt;b&gt;x&lt;/b&gt; \\`rm -rf\\`=50.0 ± 5.0;"
+    assert res.stdout == ("org/model-b=85.5 ± 1.5;org/model-a=81.2 ± 2.0;evil\\|&lt;b&gt;x&lt;/b&gt; \\`rm -rf\\`=50.0 ± 5.0;"
+                          "[Overview: RewardBench/RM-Bench][RewardBench: Score/Chat/Chat Hard/Safety/Reasoning]"
+                          "[RM-Bench: Chat/Math/Code/Safety/Easy/Normal/Hard/Avg]")
     evil = tmp_path / "evil.j2"
     evil.write_text("{{ rows.__class__.__mro__[1].__subclasses__() }}")
     res = run_cli("leaderboard", str(results), "--template", str(evil))
@@ -172,10 +213,10 @@ def test_secret_looking_settings_never_reach_the_output(tmp_path):
     summary_run(tmp_path, "a", "m/x", {"t": task(0.5, None, 4)}, model_args={"api_key": "sk-SECRET", "dtype": "bf16"},
                 gen={"max_tokens": 512})
     summary_run(tmp_path, "b", "m/x", {"t": task(0.6, None, 4)}, model_args={"auth_token": "tok-SECRET"})
-    board = build_board(find_runs([str(tmp_path)])).sort()
-    for fmt in ("md", "csv", "json", "html", "latex"):
-        assert "SECRET" not in render(board, fmt), fmt
-    assert "max_tokens" in board.rows[1].label and "512" in board.rows[1].label
+    lb = build_leaderboard(find_runs([str(tmp_path)])).sort()
+    for fmt in ("md", "text", "csv", "json", "html", "latex"):
+        assert "SECRET" not in render(lb, fmt), fmt
+    assert "max_tokens" in lb.tables[0].rows[1].label and "512" in lb.tables[0].rows[1].label
 
 
 def test_same_run_name_in_two_results_folders(tmp_path):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from rmbench.errors import UserError
 from rmbench.judges.parsers import answer_tag, boxed, brackets
 from rmbench.judges.prompts import builtin_names, load_template
-from rmbench.reports.leaderboard import markdown_table
+from rmbench.reports.formats import markdown_table
 from rmbench.reports.markdown import summary_markdown
 from rmbench.store.rundir import RunDir, safe_run_dir
 from rmbench.types import OK
