@@ -19,6 +19,7 @@ from tests.robustness.util import (
     CRASH_ENV,
     assert_one_line_error,
     cli,
+    cli_process,
     killed_by_sigkill,
     popen,
     rb_data,
@@ -79,7 +80,7 @@ def _asked_again(fake, ids) -> int:  # noqa: F811
 def test_api_kill_at_each_stage_then_resume(fake, data, reference, tmp_path, point):  # noqa: F811
     out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
     fake.reset()
-    res = cli(*api_args(fake, data, out, "r", cache), env={**api_env(), CRASH_ENV: point})
+    res = cli_process(*api_args(fake, data, out, "r", cache), env={**api_env(), CRASH_ENV: point})
     assert killed_by_sigkill(res), (res.returncode, res.stderr[-2000:])
     first = fake.total
     recorded = {r["id"] for r in record_lines(out / "r")[0]}
@@ -101,7 +102,7 @@ def test_api_kill_at_each_stage_then_resume(fake, data, reference, tmp_path, poi
 def test_api_kill_without_cache_reasks_exactly_the_unrecorded_examples(fake, data, reference, tmp_path):  # noqa: F811
     out = tmp_path / "out"
     fake.reset()
-    res = cli(*api_args(fake, data, out, "r", None), env={**api_env(), CRASH_ENV: "records:10"})
+    res = cli_process(*api_args(fake, data, out, "r", None), env={**api_env(), CRASH_ENV: "records:10"})
     assert killed_by_sigkill(res)
     assert len(record_lines(out / "r")[0]) == 10
     fake.reset()
@@ -143,7 +144,7 @@ def test_second_run_with_the_same_name_is_refused_while_the_first_is_live(fake, 
     deadline = time.monotonic() + 60
     while fake.total < 1 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)                                       # the first run holds the lock and is judging
-    second = cli(*api_args(fake, data, out, "r", cache), env=api_env())
+    second = cli(*api_args(fake, data, out, "r", cache), env=api_env())  # in-process: the lock is another process's
     fake.latency = 0.0
     assert_one_line_error(second, "another rmbench run is using")
     assert first.wait(120) == 0, first.stderr.read()

@@ -50,8 +50,15 @@ def child_env(env: dict | None = None) -> dict:
     return full
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    """``rmbench ARGS`` in a fresh interpreter."""
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``rmbench ARGS`` in this interpreter (tests/cli_harness.py), without the crash hook;
+    ``env`` entries set to None are removed."""
+    return run_cli(*args, env={CRASH_ENV: None, **(env or {})}, timeout=timeout)
+
+
+def cli_process(*args: str, env: dict | None = None, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    """``rmbench ARGS`` in a fresh interpreter: for runs that kill themselves (``CRASH_ENV``), hold
+    a lock against another process, or need per-process settings (``preexec_fn``)."""
     return subprocess.run([sys.executable, "-m", "rmbench.cli.main", *args], cwd=REPO, env=child_env(env),
                           capture_output=True, text=True, timeout=timeout, **kw)
 
