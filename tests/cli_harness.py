@@ -13,21 +13,28 @@ Each in-process call looks to the CLI like a fresh process as far as rmbench can
 - ``cwd`` (default: the repository root, as for the subprocess) is entered and left;
 - ``sys.argv`` is what ``python -m rmbench.cli.main ARGS`` would see;
 - stdout/stderr are fresh UTF-8 text streams that are not terminals (like pipes), and the text
-  comes back with universal newlines, as ``subprocess.run(text=True)`` gives it;
+  comes back with universal newlines, as ``subprocess.run(text=True)`` gives it; argparse wraps
+  at 80 columns as on a pipe; ``stderr=`` may pass a stream to use instead (a pseudo-terminal);
+- an exception that escapes ``main`` (only ``--debug`` lets one through) is printed as a
+  traceback with status 1, as the interpreter does; ``SystemExit`` gives its code;
 - warnings are shown on the captured stderr under a fresh interpreter's default filters (pytest
   would otherwise record them out of sight), each call starting with no "already shown" memory;
 - logging: every logger's level, handlers, propagation and disabled flag are put back; handlers
   created during the call that write to the captured streams are pointed at the real ones; the
-  datasets / transformers verbosity and progress-bar switches rmbench flips are put back (to
-  the library default when the call imported the library);
+  datasets / transformers / huggingface_hub verbosity and progress-bar switches rmbench flips
+  are put back (those libraries are imported before the first call, so this is the state a
+  fresh import gives);
 - tqdm bars left open are closed; SIGINT/SIGTERM handlers and ``sys.path`` are put back;
 - ``rmbench.integrations.lm_eval``'s per-file metadata cache is cleared.
 
-What an in-process call cannot look like, and the tests that therefore keep ``run_cli_process``:
-a process that is killed (``RMBENCH_TEST_CRASH_AT`` makes rmbench SIGKILL itself, which here
-would kill pytest: ``run_cli`` refuses that variable), signals and Ctrl-C sent from outside,
-locks held by two live processes, what a fresh interpreter imports (and how fast ``--help``
-is), a terminal on stderr, modules shadowed through ``PYTHONPATH``, and the exit of a process.
+A variable a library reads once, at import (e.g. ``HF_DATASETS_CACHE``), keeps the value of the
+first import: pass such variables to ``run_cli_process``.
+
+What an in-process call cannot be, and the tests that therefore keep ``run_cli_process``: a
+process that is killed (``RMBENCH_TEST_CRASH_AT`` makes rmbench SIGKILL itself, which here would
+kill pytest: ``run_cli`` refuses that variable), signals and Ctrl-C sent from outside, locks
+held by two live processes, per-process limits (RLIMIT), what a fresh interpreter imports (and
+how fast), modules shadowed through ``PYTHONPATH`` (refused too), and the exit of a process.
 """
 
 from __future__ import annotations
@@ -197,6 +204,7 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None =
     saved_cwd = os.getcwd()
     saved_argv, saved_path = sys.argv[:], sys.path[:]
     saved_out, saved_err = sys.stdout, sys.stderr
+    saved_dunder = sys.__stdout__, sys.__stderr__
     saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     saved_libs = _library_state()  # first: imports the libraries whose loggers are saved next
     saved_logging = _logging_state()
@@ -209,6 +217,8 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None =
         os.chdir(cwd or REPO)
         sys.argv = [MAIN_FILE, *args]
         sys.stdout, sys.stderr = out, (err if stderr is None else stderr)
+        # what shutil.get_terminal_size (argparse's line width) looks at: not pytest's terminal
+        sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr  # type: ignore[misc]
         with warnings.catch_warnings():
             _fresh_warning_filters()
             warnings.showwarning = warnings._showwarning_orig  # type: ignore[attr-defined]
@@ -228,6 +238,7 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None =
                 code = -signal.SIGINT if isinstance(e, KeyboardInterrupt) else 1
     finally:
         sys.stdout, sys.stderr = saved_out, saved_err
+        sys.__stdout__, sys.__stderr__ = saved_dunder  # type: ignore[misc]
         sys.argv = saved_argv
         sys.path[:] = saved_path
         os.chdir(saved_cwd)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.hypothesis_profiles  # noqa: F401  (registers and loads the HYPOTHESIS_PROFILE profile)
 from tests.cli_harness import run_cli, run_cli_process  # noqa: F401  (tests import them from here)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rmbench.cli.main import main as cli_main
 from rmbench.store.rundir import RunDir
 from tests.robustness.util import (
@@ -40,6 +42,7 @@ def test_a_locked_run_directory_is_refused_with_one_line(tmp_path):
     assert cli_main(run_args(MODEL, data, out, "r", "--limit", "6")) == 0    # free again
 
 
+@pytest.mark.slow
 def test_three_simultaneous_runs_with_one_name_never_interleave(tmp_path):
     data = rb_data(tmp_path, 240)
     out = tmp_path / "out"

@@ -136,6 +136,7 @@ def test_api_real_sigkill_mid_flight(fake, data, reference, tmp_path, sig):  # n
     _same_as_reference(out / "r", reference)
 
 
+@pytest.mark.slow
 def test_second_run_with_the_same_name_is_refused_while_the_first_is_live(fake, data, reference, tmp_path):  # noqa: F811
     out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
     fake.reset()
@@ -152,6 +153,7 @@ def test_second_run_with_the_same_name_is_refused_while_the_first_is_live(fake, 
     _same_as_reference(out / "r", reference)
 
 
+@pytest.mark.slow
 def test_two_runs_sharing_one_cache_file_both_finish_correctly(fake, data, reference, tmp_path):  # noqa: F811
     out, cache = tmp_path / "out", tmp_path / "shared.sqlite"
     fake.reset()
@@ -181,6 +183,9 @@ def test_ctrl_c_stops_with_one_line_and_resumes(fake, data, reference, tmp_path)
     out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
     fake.reset()
     fake.latency = 0.05
+    # the second half is much slower (2 s a request), so the run is surely mid-flight when Ctrl-C
+    # comes: with 0.05 s a request throughout, a busy machine let it finish before the signal
+    fake.script("stall", times=None, seconds=2, skip=REQUESTS // 2)
     proc = popen(*api_args(fake, data, out, "r", cache), env=api_env())
     deadline = time.monotonic() + 60
     while fake.total < REQUESTS // 2 and proc.poll() is None and time.monotonic() < deadline:
