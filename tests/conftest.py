@@ -18,7 +18,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# the real RM-Bench / RMB files: ../shared/data beside the repository, or RMBENCH_TEST_DATA (a git
+# worktree elsewhere points it at the shared folder)
+SHARED_DATA = Path(os.environ.get("RMBENCH_TEST_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,7 +46,8 @@ def fake_clock(monkeypatch):
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real benchmark data not found at {SHARED_DATA} (the shared/ folder beside the repo)")
+        pytest.skip(f"real benchmark data not found at {SHARED_DATA} (the shared/ folder beside the repo, "
+                    "or set RMBENCH_TEST_DATA)")
     return SHARED_DATA
 
 
