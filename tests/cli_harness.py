@@ -24,7 +24,8 @@ Each in-process call looks to the CLI like a fresh process as far as rmbench can
   datasets / transformers / huggingface_hub verbosity and progress-bar switches rmbench flips
   are put back (those libraries are imported before the first call, so this is the state a
   fresh import gives);
-- tqdm bars left open are closed; SIGINT/SIGTERM handlers and ``sys.path`` are put back;
+- tqdm bars left open are closed; SIGINT/SIGTERM handlers, ``sys.path`` and the global random
+  states (``random``, numpy, torch: hf/ seeds torch's generator) are put back;
 - ``rmbench.integrations.lm_eval``'s per-file metadata cache is cleared.
 
 A variable a library reads once, at import (e.g. ``HF_DATASETS_CACHE``), keeps the value of the
@@ -167,6 +168,28 @@ def _restore_libraries(before: dict) -> None:
             put(mod, before[name])
 
 
+def _rng_state() -> dict:
+    """Global random states a run may advance (hf/ seeds torch's generator for sampling)."""
+    import random
+
+    out: dict = {"random": random.getstate()}
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].get_rng_state()
+    if "numpy" in sys.modules:
+        out["numpy"] = sys.modules["numpy"].random.get_state()
+    return out
+
+
+def _restore_rng(before: dict) -> None:
+    import random
+
+    random.setstate(before["random"])
+    if "torch" in before:
+        sys.modules["torch"].set_rng_state(before["torch"])
+    if "numpy" in before:
+        sys.modules["numpy"].random.set_state(before["numpy"])
+
+
 def _close_stray_bars() -> None:
     tq = sys.modules.get("tqdm.std")
     if tq is None:
@@ -208,6 +231,7 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None =
     saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     saved_libs = _library_state()  # first: imports the libraries whose loggers are saved next
     saved_logging = _logging_state()
+    saved_rng = _rng_state()
     out, err = _Stream("strict"), _Stream("backslashreplace")
     code: int
     try:
@@ -253,5 +277,6 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None =
         _close_stray_bars()
         _restore_logging(saved_logging, (out, err, stderr), saved_err, saved_out)
         _restore_libraries(saved_libs)
+        _restore_rng(saved_rng)
         _clear_rmbench_caches()
     return subprocess.CompletedProcess(["rmbench", *args], code, out.text(), err.text())

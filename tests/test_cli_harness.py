@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sys
 import warnings
 
@@ -55,6 +56,7 @@ def test_a_call_leaves_no_state_behind(monkeypatch, tmp_path):
         ds_tqdm.disable_progress_bars()
         ds_logging.set_verbosity(logging.ERROR)
         warnings.warn("shown like a fresh interpreter shows it", UserWarning, stacklevel=1)
+        random.seed(99)
         print("out: ünïcode")
         print("err line\r\nnext", file=sys.stderr)
         return 3
@@ -63,7 +65,7 @@ def test_a_call_leaves_no_state_behind(monkeypatch, tmp_path):
     monkeypatch.setattr(rmbench.cli.main, "main", fake_main)
     level_before = logging.getLogger("datasets").level
     bars_before, verbosity_before = ds_tqdm.are_progress_bars_disabled(), ds_logging.get_verbosity()
-    cwd, argv = os.getcwd(), list(sys.argv)
+    cwd, argv, rng = os.getcwd(), list(sys.argv), random.getstate()
 
     res = run_cli("a", "b", env={"RMBENCH_SET": "yes", "RMBENCH_DROP": None}, cwd=tmp_path)
 
@@ -77,7 +79,7 @@ def test_a_call_leaves_no_state_behind(monkeypatch, tmp_path):
     # all put back
     assert os.environ["RMBENCH_KEEP"] == "kept" and os.environ["RMBENCH_DROP"] == "present"
     assert "RMBENCH_SET" not in os.environ and "RMBENCH_LEAK" not in os.environ
-    assert os.getcwd() == cwd and sys.argv == argv
+    assert os.getcwd() == cwd and sys.argv == argv and random.getstate() == rng
     assert logging.getLogger("datasets").level == level_before
     assert ds_tqdm.are_progress_bars_disabled() == bars_before and ds_logging.get_verbosity() == verbosity_before
     handler = logging.getLogger("rmbench.harness.new").handlers[0]
