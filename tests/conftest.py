@@ -1,15 +1,16 @@
 """Shared test setup: offline hub, a private cache per test session, and helpers to run the
-real CLI in a subprocess."""
+real CLI (in-process by default, see tests/cli_harness.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+import tests.hypothesis_profiles  # noqa: F401  (registers and loads the HYPOTHESIS_PROFILE profile)
+from tests.cli_harness import run_cli, run_cli_process  # noqa: F401  (tests import them from here)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -17,7 +18,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# the real RM-Bench / RMB files: ../shared/data beside the repository, or RMBENCH_TEST_DATA (a git
+# worktree elsewhere points it at the shared folder)
+SHARED_DATA = Path(os.environ.get("RMBENCH_TEST_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -29,19 +32,23 @@ def _private_cache(tmp_path_factory):
 
 
 @pytest.fixture
+def fake_clock(monkeypatch):
+    """Every Judge built during the test (directly or by an in-process CLI run) waits between
+    retries on a fake clock that records each wait and returns at once (tests/fake_clock.py)."""
+    from rmbench.judges.engine import Judge
+    from tests.fake_clock import FakeClock
+
+    clock = FakeClock()
+    monkeypatch.setattr(Judge, "clock", clock)
+    return clock
+
+
+@pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real benchmark data not found at {SHARED_DATA} (the shared/ folder beside the repo)")
+        pytest.skip(f"real benchmark data not found at {SHARED_DATA} (the shared/ folder beside the repo, "
+                    "or set RMBENCH_TEST_DATA)")
     return SHARED_DATA
-
-
-def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``rmbench ARGS`` in a fresh interpreter, as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.main", *args], cwd=cwd or REPO, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def write_json(path: Path, rows) -> Path:

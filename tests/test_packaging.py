@@ -29,6 +29,7 @@ def test_light_commands_import_no_heavy_library(argv):
     assert res.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_wheel_carries_tasks_and_prompts(tmp_path):
     """Build the wheel, install it into a fresh venv, list tasks from another directory."""
     wheel_dir = tmp_path / "wheel"

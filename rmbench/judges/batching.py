@@ -276,7 +276,7 @@ class BatchDispatcher:
             delay = after if after is not None else min(60.0, judge.retry_base * (2 ** attempt))
             attempt += 1
             judge.stats.retries += 1
-            await asyncio.sleep(delay * (1.0 + 0.25 * judge._rng.random()))
+            await judge.clock.sleep(delay * (1.0 + 0.25 * judge._rng.random()))
 
     async def aclose(self) -> None:
         for t in (self._flusher, self._recovery):

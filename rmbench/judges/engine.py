@@ -128,6 +128,19 @@ class BatchQueue:
                     fut.set_result(res)
 
 
+class Clock:
+    """How the Judge waits before a retry: real event-loop timers. A Judge's ``clock`` may be
+    replaced by any object with these two methods (the tests use one that records each wait
+    and returns at once)."""
+
+    def call_later(self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[..., Any],
+                   *args: Any) -> asyncio.TimerHandle:
+        return loop.call_later(delay, callback, *args)
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+
+
 def retry_base() -> float:
     raw = os.environ.get(RETRY_BASE_ENV, "").strip()
     if not raw:
@@ -232,7 +245,7 @@ class RequestPool:
         delay = after if after is not None else min(MAX_BACKOFF, judge.retry_base * (2 ** attempt))
         delay = delay * (1.0 + 0.25 * judge._rng.random())  # jitter
         stats.retries += 1
-        handle = self.loop.call_later(delay, self._requeue, (req, fut, attempt + 1))
+        handle = judge.clock.call_later(self.loop, delay, self._requeue, (req, fut, attempt + 1))
         self._timers.add(handle)
         if len(self._timers) > 4096:
             now = self.loop.time()
@@ -259,6 +272,8 @@ class RequestPool:
 
 
 class Judge:
+    clock: Clock = Clock()  # waits between retries (request pool and batch API calls)
+
     def __init__(self, provider: BaseProvider, config: RunConfig, template: JudgeTemplate | None,
                  templates: dict[str, JudgeTemplate] | None = None, cache: Cache | None = None):
         self.provider = provider

@@ -118,14 +118,16 @@ def test_a_decoy_verdict_inside_think_tags_is_ignored(fake_api, provider, tmp_pa
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("header", [{"retry_after": 1}, {"retry_after_ms": 1500}])
-def test_retry_after_is_honoured(fake_api, provider, header, tmp_path):
+def test_retry_after_is_honoured(fake_api, provider, header, tmp_path, fake_clock):
     fake_api.script("429", times=1, **header)
     jd = compare(judge(fake_api, provider, tmp_path), example())
     assert jd.status == OK
-    t = [r["t"] for r in fake_api.requests()]
+    assert fake_api.total == 2
     wait = header.get("retry_after", header.get("retry_after_ms", 0) / 1000)
-    # the Judge waits what the server asked (plus at most 25% jitter), not its own 0.5 s backoff
-    assert wait <= t[1] - t[0] <= wait * 1.25 + 0.3
+    # the Judge waits what the server asked (plus at most 25% jitter), not its own backoff
+    # (0.02 s here); the wait is read off the fake clock, so it needs no slack for timing
+    assert len(fake_clock.waits) == 1
+    assert wait <= fake_clock.waits[0] <= wait * 1.25
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -154,14 +156,30 @@ def test_faults_hit_only_the_matching_example_and_the_rest_stay_ok(fake_api, pro
 
 
 @pytest.mark.parametrize("base", [0.02, 0.6])
-def test_the_backoff_base_is_configurable(fake_api, tmp_path, monkeypatch, base):
+def test_the_backoff_base_is_configurable(fake_api, tmp_path, monkeypatch, base, fake_clock):
     monkeypatch.setenv(RETRY_BASE_ENV, str(base))
     fake_api.script("500", times=2)
     jd = compare(judge(fake_api, "openai", tmp_path, max_retries=2), example())
     assert jd.status == OK
     t = [r["t"] for r in fake_api.requests()]
     assert len(t) == 3
-    # waits of base and 2 x base, each plus at most 25% jitter (and some slack for the request itself)
+    # waits of base and 2 x base, each plus at most 25% jitter (exact: read off the fake clock)
+    first, second = fake_clock.waits
+    assert base <= first <= base * 1.25
+    assert 2 * base <= second <= 2 * base * 1.25
+
+
+def test_retries_wait_on_the_real_clock(fake_api, tmp_path, monkeypatch):
+    """The Judge's own clock really waits: the gaps the server sees between a request and its
+    retries are the backoff (base, then 2 x base, each plus at most 25% jitter)."""
+    base = 0.05
+    monkeypatch.setenv(RETRY_BASE_ENV, str(base))
+    fake_api.script("500", times=2)
+    jd = compare(judge(fake_api, "openai", tmp_path, max_retries=2), example())
+    assert jd.status == OK
+    t = [r["t"] for r in fake_api.requests()]
+    assert len(t) == 3
+    # some slack for the request itself
     assert base <= t[1] - t[0] <= base * 1.25 + 0.25
     assert 2 * base <= t[2] - t[1] <= 2 * base * 1.25 + 0.25
 

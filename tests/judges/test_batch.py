@@ -108,6 +108,7 @@ def test_errored_and_expired_requests_end_as_api_error_with_the_reason(fake_api,
     assert _summary(tmp_path, "b")["score"] == pytest.approx(SCORE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_run_killed_while_polling_resumes_the_same_batch(fake_api, provider, tmp_path):
     fake_api.batch_delay = 3600  # the batch stays in progress while the first process polls it

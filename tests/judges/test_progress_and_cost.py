@@ -7,8 +7,6 @@ import json
 import os
 import pty
 import struct
-import subprocess
-import sys
 import termios
 import threading
 
@@ -18,7 +16,7 @@ from rmbench.judges.engine import Stats
 from rmbench.runner import progress_postfix
 from rmbench.store.cost import cost_line, cost_summary, cost_usd
 from tests import rb_fixture
-from tests.helpers import REPO, run_cli, write_json
+from tests.helpers import run_cli, write_json
 
 N = len(rb_fixture.PLAN)
 
@@ -103,13 +101,10 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(fake_api, tmp_path):
 
 
 def _run_on_a_terminal(argv: list[str]) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal; (exit code, what the terminal showed)."""
+    """Run the CLI (in-process) with stderr on a pseudo-terminal; (exit code, what the terminal
+    showed)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))  # a 200-column terminal
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "rmbench.cli.main", *argv], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
     chunks: list[bytes] = []
 
     def drain():
@@ -124,7 +119,9 @@ def _run_on_a_terminal(argv: list[str]) -> tuple[int, str]:
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    code = proc.wait(300)
+    # like a process's stderr: UTF-8, line-buffered text on the terminal (closing it ends drain())
+    with open(slave, "w", encoding="utf-8", errors="backslashreplace", buffering=1) as term:
+        code = run_cli(*argv, stderr=term).returncode
     reader.join(10)
     os.close(master)
     return code, b"".join(chunks).decode("utf-8", "replace")

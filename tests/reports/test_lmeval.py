@@ -84,6 +84,7 @@ def _protocol_reference(task: str) -> dict:
     return scorer.aggregate(records, spec.options)
 
 
+@pytest.mark.slow
 def test_lm_eval_runs_the_tasks_against_a_local_server(tmp_path):
     pytest.importorskip("lm_eval", reason="lm-eval is not installed (pip install 'rmbench[lm-eval]')")
     task_dir = tmp_path / "tasks"

@@ -116,6 +116,7 @@ def test_refuses_inconsistent_shards(tmp_path, data):
     assert not (out / "m").exists()
 
 
+@pytest.mark.slow
 def test_hf_scalar_shards_merge_to_the_unsharded_summary(tmp_path, tmp_path_factory, data):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")

@@ -12,7 +12,7 @@ from rmbench.errors import UserError
 from rmbench.reports.plot import plot, points
 from rmbench.runner import run
 from rmbench.store.rundir import load_run
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_cli, run_cli_process
 from tests.tournament.standins import Batched, bon_rows, run_with
 
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'rmbench[plot]')")
@@ -82,12 +82,13 @@ def test_one_line_errors(runs, tmp_path):
     assert res.returncode == 2 and "not a run directory" in res.stderr
     with pytest.raises(UserError, match="no aggregation figures for rewardbench2 in these runs"):
         points([load_run(runs[0])], tasks=["rewardbench2"])   # nothing left to plot
-    # without matplotlib: a stand-in package that fails to import, first on the path
+    # without matplotlib: a stand-in package that fails to import, first on the path (a fresh
+    # process: in this one matplotlib is already imported, and PYTHONPATH is read at start-up)
     stub = tmp_path / "stub" / "matplotlib"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
-    res = run_cli("plot", str(runs[0]), "-o", str(tmp_path / "y"),
-                  env={"PYTHONPATH": str(tmp_path / "stub") + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    res = run_cli_process("plot", str(runs[0]), "-o", str(tmp_path / "y"),
+                          env={"PYTHONPATH": str(tmp_path / "stub") + os.pathsep + os.environ.get("PYTHONPATH", "")})
     assert res.returncode == 2
     assert res.stderr.strip() == "rmbench: error: rmbench plot needs matplotlib: pip install 'rmbench[plot]'"
     assert not (tmp_path / "y.png").exists()

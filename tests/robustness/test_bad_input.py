@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -23,11 +22,10 @@ from rmbench.cli.main import main as cli_main
 from rmbench.errors import UserError
 from rmbench.tasks import get_spec, load_task
 from rmbench.tasks.schemas._common import ROLES
+from tests.hypothesis_profiles import examples
 from tests.robustness.util import assert_one_line_error, cli, rb_rows, run_args, write_json
 
 SPEC = get_spec("rewardbench")
-# a longer hunt: RMBENCH_FUZZ_SCALE=20 multiplies every example count in this suite
-SCALE = int(os.environ.get("RMBENCH_FUZZ_SCALE", "1"))
 KNOWN_SUBSETS = sorted({s for w in SPEC.options["sections"].values() for s in w})
 HUGE = "long " * 40_000  # 200,000 characters
 
@@ -105,7 +103,7 @@ def is_plain_row(r: dict) -> bool:
     return all(isinstance(r.get(k), str) for k in ("prompt", "chosen", "rejected"))
 
 
-@settings(max_examples=50 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=rows, fmt=st.sampled_from(["json", "jsonl"]), corruption=corruptions)
 def test_loader_yields_valid_examples_or_one_user_error(data, fmt, corruption):
     with tempfile.TemporaryDirectory() as d:
@@ -153,7 +151,7 @@ def expected_summary(examples) -> dict:
     return {"acc": acc, "sections": sections, "score": score, "unknown": unknown}
 
 
-@settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=rows, fmt=st.sampled_from(["json", "jsonl"]), corruption=st.sampled_from([None, None, None, "non_utf8"]))
 def test_cli_scores_exactly_or_fails_with_one_line(data, fmt, corruption):
     with tempfile.TemporaryDirectory() as d:
@@ -324,7 +322,7 @@ def mutated(draw, value):
 
 
 @pytest.mark.parametrize("task", _demo_tasks())
-@settings(max_examples=20 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_every_schema_survives_mutated_demo_rows(task, data):
     spec = get_spec(task)

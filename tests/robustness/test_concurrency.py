@@ -7,9 +7,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rmbench.cli.main import main as cli_main
 from rmbench.store.rundir import RunDir
-from tests.robustness.util import assert_one_line_error, cli, popen, rb_data, record_lines, run_args, run_json
+from tests.robustness.util import (
+    assert_one_line_error,
+    cli_process,
+    popen,
+    rb_data,
+    record_lines,
+    run_args,
+    run_json,
+)
 
 MODEL = "baseline/random"
 
@@ -21,10 +31,10 @@ def test_a_locked_run_directory_is_refused_with_one_line(tmp_path):
     before = {p.name: p.read_bytes() for p in (out / "r").iterdir()}
     holder = RunDir(out / "r")
     holder.lock()                                  # what a live run holds for its whole life
-    try:
-        res = cli(*run_args(MODEL, data, out, "r", "--limit", "6"))
+    try:  # another process contends for the lock (kept a process: locks between live processes)
+        res = cli_process(*run_args(MODEL, data, out, "r", "--limit", "6"))
         assert_one_line_error(res, "another rmbench run is using", "locked")
-        res = cli(*run_args(MODEL, data, out, "r", "--limit", "6", "--overwrite"))
+        res = cli_process(*run_args(MODEL, data, out, "r", "--limit", "6", "--overwrite"))
         assert_one_line_error(res, "locked")        # --overwrite cannot clobber a live run either
     finally:
         holder.close()
@@ -32,6 +42,7 @@ def test_a_locked_run_directory_is_refused_with_one_line(tmp_path):
     assert cli_main(run_args(MODEL, data, out, "r", "--limit", "6")) == 0    # free again
 
 
+@pytest.mark.slow
 def test_three_simultaneous_runs_with_one_name_never_interleave(tmp_path):
     data = rb_data(tmp_path, 240)
     out = tmp_path / "out"

@@ -15,7 +15,7 @@ from rmbench.cli.main import main as cli_main
 from rmbench.store.rundir import scan_records
 from tests.robustness.util import (
     CRASH_ENV,
-    cli,
+    cli_process,
     killed_by_sigkill,
     rb_data,
     record_lines,
@@ -59,7 +59,7 @@ def _assert_identical(run_dir, reference):
                                             ("judged", N), ("finalized", N), ("summary", N)])
 def test_kill_at_each_stage_then_resume_matches_uninterrupted_run(tmp_path, data, reference, point, recorded, capsys):
     out = tmp_path / "out"
-    res = cli(*run_args(MODEL, data, out, "r", "--seed", "3"), env={CRASH_ENV: point})
+    res = cli_process(*run_args(MODEL, data, out, "r", "--seed", "3"), env={CRASH_ENV: point})
     assert killed_by_sigkill(res), (res.returncode, res.stderr)
     run_dir = out / "r"
 
@@ -96,7 +96,7 @@ def test_torn_tail_is_cut_off_on_resume(tmp_path, data, reference):
     """A tail torn mid-line is repaired (truncated to the last full line) before new records
     are appended, so the file never holds a corrupt line in the middle."""
     out = tmp_path / "out"
-    res = cli(*run_args(MODEL, data, out, "r", "--seed", "3"), env={CRASH_ENV: "torn:4"})
+    res = cli_process(*run_args(MODEL, data, out, "r", "--seed", "3"), env={CRASH_ENV: "torn:4"})
     assert killed_by_sigkill(res)
     path = out / "r" / "records.jsonl"
     size_torn = path.stat().st_size
@@ -127,8 +127,8 @@ def test_repeated_crashes_across_two_tasks_still_converge(tmp_path):
     assert cli_main([*args, "--run-name", "ref"]) == 0
     ref = tmp_path / "out" / "ref"
 
-    r1 = cli(*args, "--run-name", "r", env={CRASH_ENV: "records:7"})
-    r2 = cli(*args, "--run-name", "r", env={CRASH_ENV: "torn:11"})   # 11 more, then half a line
+    r1 = cli_process(*args, "--run-name", "r", env={CRASH_ENV: "records:7"})
+    r2 = cli_process(*args, "--run-name", "r", env={CRASH_ENV: "torn:11"})   # 11 more, then half a line
     assert killed_by_sigkill(r1) and killed_by_sigkill(r2)
     assert len(record_lines(tmp_path / "out" / "r")[0]) == 18
     assert cli_main([*args, "--run-name", "r"]) == 0
@@ -147,7 +147,7 @@ def test_a_killed_sharded_run_resumes(tmp_path, data):
     out = tmp_path / "out"
     args = run_args(MODEL, data, out, "s", "--seed", "3", "--shard", "1/3")
     assert cli_main(run_args(MODEL, data, out, "ref", "--seed", "3", "--shard", "1/3")) == 0
-    res = cli(*args, env={CRASH_ENV: "records:4"})
+    res = cli_process(*args, env={CRASH_ENV: "records:4"})
     assert killed_by_sigkill(res)
     assert cli_main(args) == 0
     info = run_json(out / "s")

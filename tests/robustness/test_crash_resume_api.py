@@ -19,6 +19,7 @@ from tests.robustness.util import (
     CRASH_ENV,
     assert_one_line_error,
     cli,
+    cli_process,
     killed_by_sigkill,
     popen,
     rb_data,
@@ -79,7 +80,7 @@ def _asked_again(fake, ids) -> int:  # noqa: F811
 def test_api_kill_at_each_stage_then_resume(fake, data, reference, tmp_path, point):  # noqa: F811
     out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
     fake.reset()
-    res = cli(*api_args(fake, data, out, "r", cache), env={**api_env(), CRASH_ENV: point})
+    res = cli_process(*api_args(fake, data, out, "r", cache), env={**api_env(), CRASH_ENV: point})
     assert killed_by_sigkill(res), (res.returncode, res.stderr[-2000:])
     first = fake.total
     recorded = {r["id"] for r in record_lines(out / "r")[0]}
@@ -101,7 +102,7 @@ def test_api_kill_at_each_stage_then_resume(fake, data, reference, tmp_path, poi
 def test_api_kill_without_cache_reasks_exactly_the_unrecorded_examples(fake, data, reference, tmp_path):  # noqa: F811
     out = tmp_path / "out"
     fake.reset()
-    res = cli(*api_args(fake, data, out, "r", None), env={**api_env(), CRASH_ENV: "records:10"})
+    res = cli_process(*api_args(fake, data, out, "r", None), env={**api_env(), CRASH_ENV: "records:10"})
     assert killed_by_sigkill(res)
     assert len(record_lines(out / "r")[0]) == 10
     fake.reset()
@@ -135,6 +136,7 @@ def test_api_real_sigkill_mid_flight(fake, data, reference, tmp_path, sig):  # n
     _same_as_reference(out / "r", reference)
 
 
+@pytest.mark.slow
 def test_second_run_with_the_same_name_is_refused_while_the_first_is_live(fake, data, reference, tmp_path):  # noqa: F811
     out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
     fake.reset()
@@ -143,7 +145,7 @@ def test_second_run_with_the_same_name_is_refused_while_the_first_is_live(fake, 
     deadline = time.monotonic() + 60
     while fake.total < 1 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)                                       # the first run holds the lock and is judging
-    second = cli(*api_args(fake, data, out, "r", cache), env=api_env())
+    second = cli(*api_args(fake, data, out, "r", cache), env=api_env())  # in-process: the lock is another process's
     fake.latency = 0.0
     assert_one_line_error(second, "another rmbench run is using")
     assert first.wait(120) == 0, first.stderr.read()
@@ -151,6 +153,7 @@ def test_second_run_with_the_same_name_is_refused_while_the_first_is_live(fake, 
     _same_as_reference(out / "r", reference)
 
 
+@pytest.mark.slow
 def test_two_runs_sharing_one_cache_file_both_finish_correctly(fake, data, reference, tmp_path):  # noqa: F811
     out, cache = tmp_path / "out", tmp_path / "shared.sqlite"
     fake.reset()
@@ -180,6 +183,9 @@ def test_ctrl_c_stops_with_one_line_and_resumes(fake, data, reference, tmp_path)
     out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
     fake.reset()
     fake.latency = 0.05
+    # the second half is much slower (2 s a request), so the run is surely mid-flight when Ctrl-C
+    # comes: with 0.05 s a request throughout, a busy machine let it finish before the signal
+    fake.script("stall", times=None, seconds=2, skip=REQUESTS // 2)
     proc = popen(*api_args(fake, data, out, "r", cache), env=api_env())
     deadline = time.monotonic() + 60
     while fake.total < REQUESTS // 2 and proc.poll() is None and time.monotonic() < deadline:

@@ -17,6 +17,7 @@ from tests.robustness.util import (
     CRASH_ENV,
     assert_one_line_error,
     cli,
+    cli_process,
     fill_disk,
     killed_by_sigkill,
     mount_tmpfs,
@@ -78,7 +79,7 @@ def test_disk_fills_up_mid_run_stops_cleanly_and_resumes(small_fs, data, referen
 def test_full_disk_before_resume_fails_early_and_touches_nothing(small_fs, data, reference):
     """A crashed run resumed on a disk with no room left: the first write fails with one line
     and the records already on disk are left exactly as they were."""
-    res = cli(*run_args(MODEL, data, small_fs, "r"), env={CRASH_ENV: "records:40"})
+    res = cli_process(*run_args(MODEL, data, small_fs, "r"), env={CRASH_ENV: "records:40"})
     assert killed_by_sigkill(res)
     before = (small_fs / "r" / "records.jsonl").read_bytes()
     filler = fill_disk(small_fs)
@@ -104,7 +105,8 @@ def test_file_size_limit_stops_cleanly_and_resumes(tmp_path, data, reference):
     records.jsonl, like a quota."""
     out = tmp_path / "out"
     cli_main(run_args(MODEL, data, out, "warm", "--limit", "1"))  # dataset cache built without the limit
-    res = cli(*run_args(MODEL, data, out, "r"), preexec_fn=_limit_file_size(16_000))
+    # a process: the limit is set in the child only (here it would bind pytest too)
+    res = cli_process(*run_args(MODEL, data, out, "r"), preexec_fn=_limit_file_size(16_000))
     assert_one_line_error(res, "file size limit", "records.jsonl")
     kept, _ = record_lines(out / "r")
     assert 0 < len(kept) < N
@@ -134,7 +136,7 @@ def test_output_dir_turned_read_only_before_resume_keeps_records(tmp_path, data,
     if not mount_tmpfs(mnt, "4m"):
         pytest.skip("cannot mount a tmpfs here (needs root with mount rights)")
     try:
-        res = cli(*run_args(MODEL, data, mnt, "r"), env={CRASH_ENV: "torn:30"})
+        res = cli_process(*run_args(MODEL, data, mnt, "r"), env={CRASH_ENV: "torn:30"})
         assert killed_by_sigkill(res)
         before = (mnt / "r" / "records.jsonl").read_bytes()
         assert remount(mnt, "ro")

@@ -10,7 +10,6 @@ fake verdict markers, and run names that try to leave the output root.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -24,8 +23,8 @@ from rmbench.reports.formats import markdown_table
 from rmbench.reports.markdown import summary_markdown
 from rmbench.store.rundir import RunDir, safe_run_dir
 from rmbench.types import OK
+from tests.hypothesis_profiles import examples
 
-SCALE = int(os.environ.get("RMBENCH_FUZZ_SCALE", "1"))
 HOSTILE = [
     "{{ 7*7 }}", "{% for x in range(3) %}loop{% endfor %}", "{# hidden #}", "{{ ''.__class__.__mro__ }}",
     "{% raw %}", "{{ response_b }}", "| a | b |\n|---|---|", "<script>alert(1)</script>", "<img src=x onerror=y>",
@@ -39,7 +38,7 @@ hostile_text = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=60),
 # -- prompts ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", builtin_names())
-@settings(max_examples=25 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(q=hostile_text, a=hostile_text, b=hostile_text, history=hostile_text)
 def test_dataset_text_is_rendered_literally(name, q, a, b, history):
     tmpl = load_template(name)
@@ -92,7 +91,7 @@ def assert_safe_markdown(md: str) -> None:
             width = None
 
 
-@settings(max_examples=40 * SCALE, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(models=st.lists(hostile_text, min_size=1, max_size=3), section=hostile_text, subset=hostile_text,
        note=hostile_text, score=st.one_of(st.none(), st.floats(0, 1)))
 def test_reports_escape_hostile_names(models, section, subset, note, score):
@@ -147,7 +146,7 @@ name_parts = st.sampled_from(["..", ".", "/", "\\", "a", "b.c", "~", "\x00", "//
 run_names = st.one_of(st.text(max_size=20), st.lists(name_parts, min_size=1, max_size=6).map("".join))
 
 
-@settings(max_examples=50 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=run_names)
 def test_run_names_stay_inside_the_output_root(tmp_path, name):
     root = tmp_path / "out"

@@ -50,13 +50,21 @@ def child_env(env: dict | None = None) -> dict:
     return full
 
 
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``rmbench ARGS`` in this interpreter (tests/cli_harness.py), without the crash hook;
+    ``env`` entries set to None are removed."""
+    return run_cli(*args, env={CRASH_ENV: None, **(env or {})}, timeout=timeout)
+
+
 def _entry(env: dict | None) -> str:
     """rmbench's own entry point, or the test-only one that installs the crash hook."""
     return "tests.robustness.crash_entry" if (env or {}).get(CRASH_ENV) else "rmbench.cli.main"
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    """``rmbench ARGS`` in a fresh interpreter (with ``CRASH_ENV`` in ``env``: killed at that point)."""
+def cli_process(*args: str, env: dict | None = None, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    """``rmbench ARGS`` in a fresh interpreter: for runs that kill themselves (``CRASH_ENV``: the
+    test-only entry point tests/robustness/crash_entry.py installs the hook), hold a lock against
+    another process, or need per-process settings (``preexec_fn``)."""
     return subprocess.run([sys.executable, "-m", _entry(env), *args], cwd=REPO, env=child_env(env),
                           capture_output=True, text=True, timeout=timeout, **kw)
 

@@ -109,6 +109,7 @@ def _independent(root):
     return out
 
 
+@pytest.mark.slow
 def test_longest_baseline_on_the_real_folder_end_to_end(shared_data, tmp_path):
     root = shared_data / "rmb" / "RMB_dataset"
     expected = _independent(root)
