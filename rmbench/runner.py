@@ -174,18 +174,19 @@ def aggregations(config: RunConfig, tasks: list[TaskData]) -> dict:
 
 
 async def _judge_examples(todo: list, judge, config: RunConfig, rd: RunDir, progress,
-                          crash: CrashPoint | None = None, aggregation: dict | None = None) -> None:
-    from rmbench.protocol import Policy
+                          crash: CrashPoint | None = None, aggregation: dict | None = None,
+                          settings: dict | None = None) -> None:
     from rmbench.protocol.aggregate import evaluate_aggregated
 
-    policy = Policy(orders=config.orders, samples=config.samples, seed=config.seed, on_failure=config.on_failure)
     window = _window(judge, config)
     aggregation = aggregation or {}
 
     async def one(example, scorer):
         pairs = scorer.pairs(example) if hasattr(scorer, "pairs") else None
-        outcome, tournament = await evaluate_aggregated(example, judge.mode, policy, judge.compare, judge.score,
-                                                        aggregation.get(example.task), pairs=pairs)
+        s = settings[example.task]  # rmbench/protocol/official.py: mode and policy of the task
+        outcome, tournament = await evaluate_aggregated(example, s.mode_for(example), s.policy, judge.compare,
+                                                        judge.score, aggregation.get(example.task), pairs=pairs,
+                                                        pick=judge.pick)
         result = scorer.example_result(example, outcome)
         record = make_record(example, outcome, result)
         if tournament is not None:
@@ -300,7 +301,11 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], record
     by_task: dict[str, list[dict]] = {}
     for r in records:
         by_task.setdefault(r["task"], []).append(r)
+    from rmbench.protocol.official import resolve
+    from rmbench.scoring.judging import tie_rates
+
     out: dict[str, Any] = {"rmbench_version": __version__, "model": config.model, "seed": config.seed,
+                           "protocol": config.protocol,
                            "judge": judge_desc, "orders": config.orders, "samples": config.samples,
                            "on_failure": config.on_failure, "limit": config.limit,
                            "shard": list(config.shard) if config.shard else None, "tasks": {}}
@@ -310,7 +315,9 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], record
         summ = scorer.aggregate(recs, td.spec.options) if recs else {"score": None, "n": 0}
         if recs:  # 95% bootstrap intervals, seeded by the run seed (rmbench/scoring/intervals.py)
             add_intervals(summ, recs, scorer.aggregate, td.spec.options, seed=config.seed, task=td.spec.name)
-        judging: dict[str, Any] = {"failures": failure_counts(recs), "on_failure": config.on_failure}
+        settings = resolve(config, td.spec, judge_desc)
+        judging: dict[str, Any] = {"failures": failure_counts(recs), "on_failure": settings.policy.on_failure,
+                                   **tie_rates(recs)}
         pb = position_bias(recs)
         if pb:
             judging["position_bias"] = pb
@@ -326,6 +333,7 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], record
         agg = aggregation_summary(recs)
         if agg is not None:
             summ["aggregation"] = agg
+        summ["protocol"] = settings.to_json()
         summ["version"] = td.spec.version
         out["tasks"][td.spec.name] = summ
     # cross-task figures (e.g. RewardBench's score with its prior sets run as a second task)
@@ -353,6 +361,8 @@ def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None, sh
     judge = build_judge(config, provider)
     prepared = load_tasks(config, demo=demo)
     aggregation = aggregations(config, prepared.tasks)
+    from rmbench.protocol.official import prepare as prepare_protocol
+    settings = prepare_protocol(config, judge, prepared.tasks)  # per task: mode, policy, templates, truncation
     provenance = {td.spec.name: td.provenance for td in prepared.tasks}
     # as it reads back from run.json (tuples become lists), so that a rerun compares equal and resumes
     identity = json.loads(json.dumps({**redact(config.identity()), "data": provenance, "judge": judge.describe()}))
@@ -369,7 +379,7 @@ def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None, sh
         rd.invalidate_summary()
         run_info = {"rmbench_version": __version__, "status": "running", "command": redact_argv(argv or sys.argv),
                     "config": redact(config.to_json()), "identity": identity, "judge": judge.describe(),
-                    "datasets": provenance,
+                    "datasets": provenance, "protocol": {name: st.to_json() for name, st in settings.items()},
                     "data_notes": {td.spec.name: td.notes for td in prepared.tasks if td.notes},
                     "env_vars_used": sorted(getattr(provider, "env_vars_used", [])),
                     "versions": package_versions(), "started": _now(), "resumed_records": len(done)}
@@ -397,7 +407,7 @@ def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None, sh
                               "never collected; add --batch to use their answers instead of asking again")
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            asyncio.run(_judge_examples(todo, judge, config, rd, progress, crash, aggregation))
+            asyncio.run(_judge_examples(todo, judge, config, rd, progress, crash, aggregation, settings))
         except KeyboardInterrupt:
             run_info.update(status="interrupted", stopped=_now())
             rd.write_run_json(run_info)
@@ -452,7 +462,8 @@ def rescore(run_dir: str | Path) -> dict:
                            samples=cfg["samples"], on_failure=cfg["on_failure"], limit=cfg.get("limit"),
                            shard=tuple(cfg["shard"]) if cfg.get("shard") else None,
                            task_args=cfg.get("task_args") or {}, aggregate=cfg.get("aggregate"),
-                           price=tuple(cfg["price"]) if cfg.get("price") else None, batch=bool(cfg.get("batch")))
+                           price=tuple(cfg["price"]) if cfg.get("price") else None, batch=bool(cfg.get("batch")),
+                           protocol=cfg.get("protocol", "rmbench"))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"{run_dir}: run.json is unreadable or incomplete ({type(e).__name__}: {e})") from None
     if run_info.get("status") != "complete":

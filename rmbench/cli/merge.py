@@ -28,7 +28,7 @@ def _summarize(plan) -> dict:
     cfg = plan.config
     config = RunConfig(model=cfg["model"], tasks=list(cfg["tasks"]), seed=cfg["seed"], orders=cfg["orders"],
                        samples=cfg["samples"], on_failure=cfg["on_failure"], limit=cfg.get("limit"), shard=None,
-                       task_args=cfg.get("task_args") or {})
+                       task_args=cfg.get("task_args") or {}, protocol=cfg.get("protocol", "rmbench"))
     tasks = []
     datasets = plan.shards[0].run.get("datasets") or {}
     for name in config.tasks:

@@ -15,7 +15,9 @@ The judge type comes from the model config's ``architectures`` (``--judge-type``
 max_model_len, gpu_memory_utilization, dtype, seed, enable_prefix_caching, quantization, ...)
 except rmbench's own: max_batch, label_index, chat_template (a file). ``--max-length`` sets
 max_model_len when that is not given. Prompts longer than the context are ``too_long``
-failures (counted and reported), never cut.
+failures (counted and reported), never cut, except under ``--protocol official``, which cuts a
+scalar model's inputs per task as the benchmark's official script does (``truncate_inputs``;
+the cut ids are handed to ``classify`` as a token prompt).
 """
 
 from __future__ import annotations
@@ -118,8 +120,9 @@ class Provider(BaseProvider):
             raise UserError(f"model '{name}' has no chat template; pass --model-args chat_template=FILE.jinja")
         self.template_sha = hashlib.sha256(template.encode("utf-8")).hexdigest()[:16]
         self.fp = fingerprint(name)
-        self.counts = {"too_long": 0}
+        self.counts = {"too_long": 0, "truncated_inputs": 0}
         self.calls = {"chat": 0, "classify": 0}
+        self.task_truncation: dict[str, dict[str, Any]] = {}   # per task: {"tokens", "side"} (official protocol)
 
     # -- identity ------------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
@@ -136,6 +139,8 @@ class Provider(BaseProvider):
         d = {**self.cache_identity(), "judge_type": self.judge_type, "max_model_len": self.max_model_len}
         if self.judge_type == SCALAR:
             d["label_index"] = self.label_index
+            if self.task_truncation:
+                d["truncation"] = {t: dict(v) for t, v in sorted(self.task_truncation.items())}
         return d
 
     def run_stats(self) -> dict[str, int]:
@@ -214,11 +219,38 @@ class Provider(BaseProvider):
         return self.llm.chat(convs, params, **extra)
 
     # -- scalar --------------------------------------------------------------------------
+    def truncate_inputs(self, task: str, tokens: int, side: str) -> bool:
+        if self.judge_type != SCALAR:
+            return False
+        self.task_truncation[task] = {"tokens": int(tokens), "side": side}
+        return True
+
+    def _cut(self, text: str, task: str) -> str | dict | None:
+        """The official protocol's cut of one scored input: a token prompt, or None when it fits."""
+        per_task = self.task_truncation.get(task)
+        if per_task is None:
+            return None
+        ids = encode(self.tokenizer, text)
+        limit = min(per_task["tokens"], self.max_model_len)
+        if len(ids) <= limit:
+            return None
+        self.counts["truncated_inputs"] += 1
+        side = per_task["side"]
+        if side == "tokenizer":
+            side = getattr(self.tokenizer, "truncation_side", "right") or "right"
+        return {"prompt_token_ids": ids[:limit] if side == "right" else ids[len(ids) - limit:]}
+
     def score_batch(self, items: Sequence[ScoreItem]) -> list[float | Failure]:
         results: list[float | Failure | None] = [None] * len(items)
-        texts, where = [], []
+        texts: list = []
+        where = []
         for k, it in enumerate(items):
             text, n = self._count(scored_conversation(it.messages, it.response), False, {})
+            cut = self._cut(text, it.task) if it.task in self.task_truncation else None
+            if cut is not None:
+                texts.append(cut)
+                where.append(k)
+                continue
             if n > self.max_model_len:
                 self.counts["too_long"] += 1
                 results[k] = Failure(TOO_LONG, too_long_message(n, self.max_model_len))
