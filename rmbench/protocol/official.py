@@ -178,7 +178,7 @@ def resolve(config, spec, judge: Mapping[str, Any]) -> TaskSettings:
     generative = judge_type != SCALAR
     policy = Policy(orders=config.orders, samples=config.samples, seed=config.seed, on_failure=config.on_failure,
                     tie=TIE_VALUE, equal_scores=GENERATIVE_EQUAL_SCORES if generative else SCALAR_EQUAL_SCORES,
-                    partial_failures=DROP if judge_type == RATING else FAIL_ROW)
+                    partial_failures=DROP if generative else FAIL_ROW)
     notes: list[str] = []
     truncate = None
     script = None
@@ -198,7 +198,7 @@ def resolve(config, spec, judge: Mapping[str, Any]) -> TaskSettings:
                                 f"{judge_type} judge; drop --on-failure {config.on_failure} (or use --protocol rmbench)")
             failed = block.get("failed_score")
             policy = dataclasses.replace(policy, orders=orders, on_failure=on_failure,
-                                         failed_score=float(failed) if failed is not None and judge_type == RATING
+                                         failed_score=float(failed) if failed is not None and generative
                                          else None)
             if judge_type == SCALAR:
                 truncate = _truncate(spec, block)

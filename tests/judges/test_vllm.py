@@ -113,8 +113,9 @@ class FakeLLM:
         self.classify_calls.append({"prompts": prompts, "pooling_params": pooling_params,
                                     "tokenization_kwargs": tokenization_kwargs})
         outs = []
-        for text in prompts:
-            ids = self.tok(text, **(tokenization_kwargs or {}))["input_ids"]
+        for text in prompts:  # a text prompt, or a token prompt (vLLM's TokensPrompt: a dict)
+            ids = list(text["prompt_token_ids"]) if isinstance(text, dict) else \
+                self.tok(text, **(tokenization_kwargs or {}))["input_ids"]
             self._too_long(len(ids))
             outs.append(ClassificationRequestOutput(ClassificationOutput([float(len(ids)), -1.0]), ids))
         return outs
@@ -268,6 +269,34 @@ def test_scalar_too_long_is_a_failure(tiny, fake_vllm):
     outs = prov.score_batch(items)
     assert isinstance(outs[0], float) and isinstance(outs[1], Failure) and outs[1].status == "too_long"
     assert len(fake_vllm.instances[0].classify_calls[0]["prompts"]) == 1
+
+
+def test_official_protocol_cuts_scalar_inputs_as_token_prompts(tiny, fake_vllm):
+    """--protocol official cuts a scalar model's over-long inputs per task (RewardBench: the last
+    tokens; RewardBench 2: the tokenizer's own side) and hands the cut ids to classify as a token
+    prompt; inputs that fit stay text, and other tasks keep failing over-long inputs."""
+    from transformers import AutoTokenizer
+
+    prov = vllm_provider.Provider(str(tiny["rm"]), RunConfig(model=f"vllm/{tiny['rm']}", tasks=["x"], max_length=40))
+    assert prov.truncate_inputs("rewardbench", 2048, "left") and prov.truncate_inputs("rewardbench2", 30, "tokenizer")
+    msgs = ({"role": "user", "content": "hi"},)
+    items = [ScoreItem("a", 0, msgs, "short", task="rewardbench"), ScoreItem("a", 1, msgs, "long " * 60, task="rewardbench"),
+             ScoreItem("b", 0, msgs, "long " * 60, task="rewardbench2"), ScoreItem("c", 0, msgs, "long " * 60, task="rm-bench")]
+    outs = prov.score_batch(items)
+    # the stand-in scores by token count: the cut inputs have exactly the limit
+    assert outs[1] == 40.0 and outs[2] == 30.0 and outs[0] < 40
+    assert isinstance(outs[3], Failure) and outs[3].status == "too_long"
+    (call,) = fake_vllm.instances[0].classify_calls
+    tok = AutoTokenizer.from_pretrained(tiny["rm"])
+    full = tok(tok.apply_chat_template(list(msgs) + [{"role": "assistant", "content": "long " * 60}], tokenize=False),
+               add_special_tokens=False)["input_ids"]
+    assert isinstance(call["prompts"][0], str)
+    assert call["prompts"][1] == {"prompt_token_ids": full[-40:]}
+    side = tok.truncation_side
+    assert call["prompts"][2] == {"prompt_token_ids": full[:30] if side == "right" else full[-30:]}
+    assert prov.run_stats()["truncated_inputs"] == 2 and prov.run_stats()["too_long"] == 1
+    assert prov.describe()["truncation"] == {"rewardbench": {"tokens": 2048, "side": "left"},
+                                            "rewardbench2": {"tokens": 30, "side": "tokenizer"}}
 
 
 def test_judge_type_override_and_bad_args(tmp_path, tiny, data, fake_vllm, capsys):
