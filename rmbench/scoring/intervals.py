@@ -322,8 +322,10 @@ def resample_metrics(datasets: Sequence[list[dict]], aggregate: Aggregate, optio
     for idx in draws(rng, sizes, resamples):
         c = idx[0].shape[0]
         if clustered:  # one position array per resample (their lengths vary)
-            flat = [np.concatenate([ul[k] for ul, ix in zip(unit_lists, idx) for k in ix[b].tolist()])
-                    for b in range(c)]
+            parts = [pos[ix] if len(ul) == len(pos) else None for pos, ul, ix in zip(groups, unit_lists, idx)]
+            flat = [np.concatenate([part[b] if part is not None else
+                                    np.concatenate([ul[k] for k in ix[b].tolist()])
+                                    for part, ul, ix in zip(parts, unit_lists, idx)]) for b in range(c)]
         else:
             flat = np.concatenate([pos[ix] for pos, ix in zip(groups, idx)], axis=1)  # (c, N) record positions
         for d, data in enumerate(datasets):

@@ -289,3 +289,20 @@ def test_official_protocol_cuts_over_long_scalar_inputs_to_their_last_tokens(tmp
     with torch.no_grad():
         want = model(input_ids=torch.tensor([ids[-512:]])).logits[0, 0].item()
     assert rec["scores"][0][0]["value"] == pytest.approx(want, abs=1e-5)
+
+
+def test_ties_cut_by_limit_leave_the_overall_unofficial(tmp_path):
+    # --limit 6 keeps tied:1 and ref:2 of the demo's Ties rows: no prompt in both forms
+    path = run(RunConfig(model="baseline/longest", tasks=["rewardbench2"], output_dir=str(tmp_path / "out"),
+                         run_name="r", limit=6), demo=True, argv=["rmbench"], show_progress=False)
+    t = json.loads((path / "summary.json").read_text())["tasks"]["rewardbench2"]
+    assert t["sections"]["Ties"]["score"] is None and t["official"] is False
+    others = [s["score"] for n, s in t["sections"].items() if n != "Ties"]
+    assert len(others) == 4 and t["score"] == pytest.approx(sum(others) / 4)
+    assert any("Ties composite is undefined" in n for n in t["notes"])
+    assert "Ties composite is undefined" in (path / "summary.md").read_text()
+
+
+def test_rmb_tasks_state_the_published_sizes():
+    # the published set (17,131 pairs, 3,786 lists), not the shared copy that lacks three pairwise files
+    assert (get_spec("rmb").size, get_spec("rmb-pairwise").size, get_spec("rmb-bon").size) == (20917, 17131, 3786)
