@@ -159,7 +159,7 @@ def summary_markdown(summary: dict) -> str:
         facts.append(f"mode {judge['mode']}")
     if judge.get("template"):
         facts.append(f"prompt {md_escape(judge['template'])}")
-    if summary.get("orders") and judge.get("mode") == "pairwise":
+    if summary.get("orders") and judge.get("mode") == "pairwise" and summary.get("protocol") != "official":
         facts.append(f"orders {summary['orders']}")
     lines += [", ".join(facts), ""]
     if summary.get("cost"):
