@@ -4,6 +4,9 @@ resampling (for RMB's 18k items the resampling engine is timed on 100 resamples 
 
 - RewardBench: 2,985 records in the official 23 subsets;
 - RM-Bench: 1,327 prompts in its four domains (five raw domains), a 3x3 matrix per record;
+- RewardBench 2: 1,865 rows (five best-of-4 subsets, Ties as 51 prompts in ref and tied form),
+  with Ties rows clustered by prompt (the resampling engine: the composite is not affine, and
+  a cluster resample varies in size) and, for comparison, without the cluster labels;
 - RMB: the real records of `baseline/longest` over ../shared/data/rmb (skipped if absent).
 """
 
@@ -51,6 +54,26 @@ def rm_bench(rng):
     return recs
 
 
+def rewardbench2(rng, clustered=True):
+    recs = []
+    for subset, n in (("Factuality", 475), ("Precise IF", 160), ("Math", 183), ("Safety", 450), ("Focus", 495)):
+        for k in range(n):
+            scores = [rng.gauss(1.0, 1.0)] + [rng.gauss(0.0, 1.0) for _ in range(3)]
+            top = max(scores)
+            recs.append({"task": "rewardbench2", "id": f"{subset}-{k}", "subset": subset,
+                         "result": {"correct": float(scores[0] == top), "scores": scores, "n_correct": 1}})
+    for p in range(51):
+        for kind, n_correct in (("ref", 1), ("tied", 3)):
+            scores = [rng.gauss(1.0, 0.5) for _ in range(n_correct)] + [rng.gauss(0.0, 0.5) for _ in range(3)]
+            labels = {"ties_kind": kind, "prompt_id": str(p)}
+            if clustered:
+                labels["cluster"] = f"ties:{p}"
+            ok = min(scores[:n_correct]) > max(scores[n_correct:])
+            recs.append({"task": "rewardbench2", "id": f"{kind}:{p}", "subset": "Ties", "labels": labels,
+                         "result": {"correct": float(ok), "scores": scores, "n_correct": n_correct}})
+    return recs
+
+
 def rmb():
     if not RMB_DATA.is_dir():
         return None
@@ -77,14 +100,19 @@ if __name__ == "__main__":
     print(f"python {platform.python_version()} on {platform.machine()}")
     print("| task | records | metrics with an interval | affine engine s | resampling engine s |")
     print("|---|---|---|---|---|")
-    for task, recs in (("rewardbench", rewardbench(rng)), ("rm-bench", rm_bench(rng)), ("rmb", rmb())):
+    cases = (("rewardbench", rewardbench(rng)), ("rm-bench", rm_bench(rng)),
+             ("rewardbench2", rewardbench2(random.Random(2))),
+             ("rewardbench2 (Ties rows as separate strata)", rewardbench2(random.Random(2), clustered=False)),
+             ("rmb", rmb()))
+    for task, recs in cases:
         if recs is None:
             print(f"| {task} | (no data) | | | |")
             continue
-        fast, n = timed(recs, task, True)
+        name = task.split()[0]
+        fast, n = timed(recs, name, True)
         if len(recs) > 5000:
-            slow, _ = timed(recs, task, False, resamples=100)
+            slow, _ = timed(recs, name, False, resamples=100)
             slow_text = f"{10 * slow:.1f} (100 resamples: {slow:.2f})"
         else:
-            slow_text = f"{timed(recs, task, False)[0]:.3f}"
+            slow_text = f"{timed(recs, name, False)[0]:.3f}"
         print(f"| {task} | {len(recs)} | {n} | {fast:.3f} | {slow_text} |")

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from rmbench.contracts import FAILURE_POLICIES
+from rmbench.contracts import FAILURE_POLICIES, PROTOCOLS, RMBENCH
 from rmbench.errors import UserError
 
 
@@ -204,6 +204,7 @@ class RunConfig:
     shard: tuple[int, int] | None = None
     max_length: int | None = None
     overwrite: bool = False
+    protocol: str = RMBENCH  # rmbench | official: see rmbench/protocol/official.py (part of the identity)
 
     def validate(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -225,6 +226,8 @@ class RunConfig:
             raise UserError(f"--price {self.price[0]},{self.price[1]}: prices must be finite and 0 or more")
         if self.orders not in ORDERS:
             raise UserError(f"--orders must be one of {', '.join(ORDERS)}, not '{self.orders}'")
+        if self.protocol not in PROTOCOLS:
+            raise UserError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not '{self.protocol}'")
         if self.on_failure not in FAILURE_POLICIES:
             raise UserError(f"--on-failure must be one of {', '.join(FAILURE_POLICIES)}, not '{self.on_failure}'")
         if self.samples < 1:

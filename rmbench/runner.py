@@ -33,7 +33,7 @@ from rmbench.errors import UserError
 from rmbench.redaction import redact
 from rmbench.scoring import get_scorer
 from rmbench.scoring.aggregation import aggregation_summary
-from rmbench.scoring.diagnostics import policy_for, record_facts, task_diagnostics
+from rmbench.scoring.diagnostics import record_facts, task_diagnostics
 from rmbench.scoring.intervals import add_intervals
 from rmbench.scoring.judging import failure_counts, position_bias
 from rmbench.store.cost import cost_summary, cost_usd
@@ -147,6 +147,7 @@ class TaskScoring(NamedTuple):
     version: int
     options: dict
     notes: dict
+    protocol: dict          # the task YAML's protocol block (rmbench/protocol/official.py reads it)
 
 
 @dataclass
@@ -159,20 +160,22 @@ class Plan:
     identity: dict
     identity_hash: str
     scorers: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)   # per task: rmbench/protocol/official.py TaskSettings
 
     @property
     def provenance(self) -> dict[str, dict]:
         return {td.spec.name: td.provenance for td in self.tasks}
 
     def scoring(self) -> list[TaskScoring]:
-        return [TaskScoring(td.spec.name, td.spec.scoring, td.spec.version, td.spec.options, td.notes)
-                for td in self.tasks]
+        return [TaskScoring(td.spec.name, td.spec.scoring, td.spec.version, td.spec.options, td.notes,
+                            td.spec.protocol) for td in self.tasks]
 
     def task_info(self) -> dict[str, dict]:
         """run.json's ``tasks``: per task the scoring, the resolved options and the examples judged."""
         from rmbench.store.schema import ids_sha256
 
         return {td.spec.name: {"scoring": td.spec.scoring, "version": td.spec.version, "options": td.spec.options,
+                               "protocol": td.spec.protocol,
                                "selection": {"n": len(self.selected[td.spec.name]),
                                              "ids_sha256": ids_sha256([e.id for e in self.selected[td.spec.name]])}}
                 for td in self.tasks}
@@ -190,6 +193,7 @@ def prepare(config: RunConfig, *, judge: Any = None, examples: dict[str, list[Ex
     from rmbench.judges import as_judge
     from rmbench.protocol.aggregate import check_method
     from rmbench.protocol.aggregate import plan as aggregation_plan
+    from rmbench.protocol.official import prepare as prepare_protocol
     from rmbench.store.schema import identity_hash
 
     config.validate()
@@ -197,13 +201,16 @@ def prepare(config: RunConfig, *, judge: Any = None, examples: dict[str, list[Ex
     judge = as_judge(config, judge)                # missing keys, unknown models: before any work
     tasks = load_tasks(config, examples=examples, demo=demo)
     selected = {td.spec.name: select(td.examples, config.limit, config.shard) for td in tasks}
+    # per task: judge mode, policy, the task's own templates, truncation (before the identity: it
+    # includes the judge's templates)
+    settings = prepare_protocol(config, judge, tasks)
     judge.check_templates([ex for td in tasks for ex in td.examples[:1]])
     aggregation = {td.spec.name: aggregation_plan(config.aggregate, td.spec.protocol, td.spec.name) for td in tasks}
     provenance = {td.spec.name: td.provenance for td in tasks}
     # as it reads back from run.json (tuples become lists), so that a rerun compares equal and resumes
     identity = json.loads(json.dumps({**redact(config.identity()), "data": provenance, "judge": judge.describe()}))
     return Plan(config, judge, tasks, selected, aggregation, identity, identity_hash(identity),
-                {td.spec.name: get_scorer(td.spec.scoring) for td in tasks})
+                {td.spec.name: get_scorer(td.spec.scoring) for td in tasks}, settings)
 
 
 # -- executing --------------------------------------------------------------------------------------
@@ -269,20 +276,20 @@ async def execute(plan: Plan, sink: Any, done: set[tuple[str, str]], progress: A
                   hooks: Hooks | None = None) -> int:
     """Judge every example of the plan not in ``done``; each record goes to ``sink.append`` as
     soon as its example is complete. Returns how many examples were judged."""
-    from rmbench.protocol import Policy
     from rmbench.protocol.aggregate import evaluate_aggregated
 
     hooks = hooks or HOOKS
     config, judge = plan.config, plan.judge
-    policy = Policy(orders=config.orders, samples=config.samples, seed=config.seed, on_failure=config.on_failure)
     todo = [(ex, plan.scorers[td.spec.name]) for td in plan.tasks for ex in plan.selected[td.spec.name]
             if (td.spec.name, ex.id) not in done]
     window = _window(judge, config)
 
     async def one(example, scorer):
         pairs = scorer.pairs(example) if hasattr(scorer, "pairs") else None
-        outcome, tournament = await evaluate_aggregated(example, judge.mode, policy, judge.compare, judge.score,
-                                                        plan.aggregation.get(example.task), pairs=pairs)
+        s = plan.settings[example.task]  # rmbench/protocol/official.py: the task's mode and policy
+        outcome, tournament = await evaluate_aggregated(example, s.mode_for(example), s.policy, judge.compare,
+                                                        judge.score, plan.aggregation.get(example.task), pairs=pairs,
+                                                        pick=judge.pick)
         record = make_record(plan.identity_hash, example, outcome, scorer.example_result(example, outcome))
         record.update(record_facts(example, getattr(judge.provider, "tokenizer", None)))  # diagnostics
         if tournament is not None:
@@ -392,6 +399,8 @@ def usage_totals(records: list[dict]) -> dict[str, int]:
         for per in r.get("scores") or []:
             for s in per:
                 add(s.get("usage"))
+        for pk in r.get("picks") or []:
+            add(pk.get("usage"))
     return dict(sorted(out.items()))
 
 
@@ -399,11 +408,14 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
               identity_hash: str | None) -> dict:
     """The summary of a run from its records alone (run, rescore and merge all call this).
     ``identity_hash`` ties it to its run.json (a summary swapped in from another run is refused)."""
+    from rmbench.protocol.official import resolve
+    from rmbench.scoring.judging import tie_rates
+
     by_task: dict[str, list[dict]] = {}
     for r in records:
         by_task.setdefault(r["task"], []).append(r)
     out: dict[str, Any] = {"rmbench_version": __version__, "run_identity": identity_hash, "model": config.model,
-                           "seed": config.seed,
+                           "seed": config.seed, "protocol": config.protocol,
                            "judge": judge_desc, "orders": config.orders, "samples": config.samples,
                            "on_failure": config.on_failure, "limit": config.limit,
                            "shard": list(config.shard) if config.shard else None, "tasks": {}}
@@ -413,7 +425,9 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
         summ = scorer.aggregate(recs, ts.options) if recs else {"score": None, "n": 0}
         if recs:  # 95% bootstrap intervals, seeded by the run seed (rmbench/scoring/intervals.py)
             add_intervals(summ, recs, scorer.aggregate, ts.options, seed=config.seed, task=ts.name)
-        judging: dict[str, Any] = {"failures": failure_counts(recs), "on_failure": config.on_failure}
+        settings = resolve(config, ts, judge_desc)   # what the task was judged and scored with
+        judging: dict[str, Any] = {"failures": failure_counts(recs), "on_failure": settings.policy.on_failure,
+                                   **tie_rates(recs)}
         pb = position_bias(recs)
         if pb:
             judging["position_bias"] = pb
@@ -430,7 +444,8 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
         if agg is not None:
             summ["aggregation"] = agg
         summ.update(task_diagnostics(recs, scorer=scorer, options=ts.options, task=ts.name, judge=judge_desc,
-                                     policy=policy_for(config.orders, config.samples, config.seed, config.on_failure)))
+                                     policy=settings.policy))
+        summ["protocol"] = settings.to_json()
         summ["version"] = ts.version
         out["tasks"][ts.name] = summ
     # cross-task figures (e.g. RewardBench's score with its prior sets run as a second task)
@@ -459,7 +474,8 @@ def finish(plan: Plan, records: dict[tuple[str, str], dict]) -> tuple[list[dict]
 def scoring_from_run(run_info: dict) -> list[TaskScoring]:
     """The tasks' scoring as recorded in a run's run.json (never today's YAML)."""
     notes = run_info.get("data_notes") or {}
-    return [TaskScoring(name, info["scoring"], info["version"], info["options"], dict(notes.get(name) or {}))
+    return [TaskScoring(name, info["scoring"], info["version"], info["options"], dict(notes.get(name) or {}),
+                        dict(info.get("protocol") or {}))
             for name, info in (run_info.get("tasks") or {}).items()]
 
 
@@ -546,6 +562,7 @@ async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bo
             "rmbench_version": __version__, "status": "running", "command": command,
             "config": redact(config.to_json()), "identity": plan.identity, "identity_hash": plan.identity_hash,
             "judge": judge.describe(), "tasks": plan.task_info(), "datasets": plan.provenance,
+            "protocol": {name: st.to_json() for name, st in plan.settings.items()},
             "data_notes": {td.spec.name: td.notes for td in plan.tasks if td.notes},
             "env_vars_used": sorted(getattr(provider, "env_vars_used", [])),
             "versions": package_versions(), "started": _now(), "resumed_records": len(done)}

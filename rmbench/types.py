@@ -1,7 +1,8 @@
 """Frozen data passed along the pipeline. Imports nothing from rmbench.
 
 tasks produce ``Example``s; protocol turns them into ``Comparison``s; judges return
-``Judgment``s (pairwise) or ``Score``s (pointwise); scoring reads per-example ``Outcome``s.
+``Judgment``s (pairwise), ``Score``s (pointwise) or ``Pick``s (listwise: one candidate named
+out of all of them); scoring reads per-example ``Outcome``s.
 """
 
 from __future__ import annotations
@@ -9,19 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-# Judgment statuses. Only "ok" carries a verdict; every other status is a failure that is
-# counted separately and scored according to the run's failure policy.
+# Judgment statuses. "ok" carries a verdict; "tie" is an explicit tie verdict (the template
+# declares a tie label and the judge gave it; ``winner`` is None): not a failure, reported as a
+# tie rate and scored as each benchmark's official script scores a tie. Every other status is a
+# failure that is counted separately and scored according to the run's failure policy.
 OK = "ok"
+TIE = "tie"
 UNPARSED = "unparsed"
 TRUNCATED = "truncated"
 REFUSED = "refused"
 EMPTY = "empty"
 API_ERROR = "api_error"
 TOO_LONG = "too_long"
-# An explicit "tie" verdict (a template that declares a tie label). Not a failure: it carries no
-# winner and scores as each benchmark's official rules say.
-TIE = "tie"
-STATUSES = (OK, UNPARSED, TRUNCATED, REFUSED, EMPTY, API_ERROR, TOO_LONG, TIE)
+STATUSES = (OK, TIE, UNPARSED, TRUNCATED, REFUSED, EMPTY, API_ERROR, TOO_LONG)
+
+
+def is_failure(status: str) -> bool:
+    """A status that carries no verdict at all (a tie is a verdict)."""
+    return status not in (OK, TIE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +84,16 @@ class Comparison:
         return (self.first, self.second)
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A listwise question put to a judge: every candidate in one message, shown in ``order``
+    (``order[k]`` is the candidate shown with the template's k-th label)."""
+
+    example_id: str
+    order: tuple[int, ...]
+    sample: int = 0
+
+
 @dataclass
 class Judgment:
     """A judge's answer to one ``Comparison`` (one order, one sample).
@@ -125,6 +141,33 @@ class Score:
         d = {"index": self.index, "value": self.value, "status": self.status}
         if self.sample:
             d["sample"] = self.sample
+        if self.raw is not None:
+            d["raw"] = self.raw
+        if self.error is not None:
+            d["error"] = self.error
+        if self.usage:
+            d["usage"] = self.usage
+        return d
+
+
+@dataclass
+class Pick:
+    """A judge's answer to one ``Listing``: ``winner`` is the candidate index it named (already
+    mapped back through the shown order), or None on failure or a tie verdict."""
+
+    order: tuple[int, ...]
+    sample: int
+    status: str
+    winner: int | None = None
+    label: str | None = None
+    raw: str | None = None
+    error: str | None = None
+    usage: dict | None = None
+    cached: bool = False
+
+    def to_json(self) -> dict:
+        d = {"order": list(self.order), "sample": self.sample, "status": self.status, "winner": self.winner,
+             "label": self.label}
         if self.raw is not None:
             d["raw"] = self.raw
         if self.error is not None:

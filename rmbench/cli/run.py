@@ -32,7 +32,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "reasoning_effort, thinking_budget, ...); repeatable")
     j.add_argument("--orders", default="both", help="both (default) | random | fixed: presentation orders per comparison")
     j.add_argument("--samples", type=int, default=1, help="judgments per comparison; majority vote (default 1)")
-    j.add_argument("--on-failure", default="loss", help="how failed judgments score: loss (default) | half | exclude")
+    j.add_argument("--on-failure", default="loss", help="how failed judgments score: loss (default) | half | exclude | "
+                   "chance (1/number of candidates)")
+    j.add_argument("--protocol", default="rmbench", help="rmbench (default: both orders, explicit failures) | official "
+                   "(what each benchmark's official script does: one random order, its failure value, scalar inputs "
+                   "cut to 2,048 tokens; see docs/benchmarks.md)")
     j.add_argument("--aggregate", help="multi-candidate aggregation: pairwise | knockout | elo | bt | wins")
     j.add_argument("--max-length", type=int, help="token limit for local models (longer inputs are counted and reported)")
     a = p.add_argument_group("API clients")
@@ -95,7 +99,7 @@ def build_config(args):
         samples=args.samples, on_failure=args.on_failure, aggregate=args.aggregate, concurrency=args.concurrency,
         timeout=args.timeout, max_retries=args.max_retries, base_url=args.base_url, cache=args.cache,
         no_cache=args.no_cache, retry_failed=args.retry_failed, batch=args.batch, price=price, shard=shard,
-        max_length=args.max_length, overwrite=args.overwrite)
+        max_length=args.max_length, overwrite=args.overwrite, protocol=args.protocol)
 
 
 def main(args) -> int:

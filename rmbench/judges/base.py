@@ -121,6 +121,14 @@ class BaseProvider:
     def score_batch(self, items: Sequence[ScoreItem]) -> list[float | None]:
         raise NotImplementedError
 
+    def truncate_inputs(self, task: str, tokens: int, side: str) -> bool:
+        """Scalar judges: cut ``task``'s over-long scored inputs to ``tokens`` tokens instead of
+        failing them (``side``: ``left`` keeps the last tokens, ``right`` the first, ``tokenizer``
+        the side the model's tokenizer is set to cut). Used by ``--protocol official``; the
+        provider then lists the setting under ``truncation`` in ``describe()``. False when the
+        provider cannot cut inputs (they stay ``too_long`` failures)."""
+        return False
+
     def max_batch(self) -> int:
         """Largest number of requests handed to one generate_batch/score_batch call."""
         return int(self.model_args.get("max_batch", 4096))

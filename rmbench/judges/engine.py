@@ -21,24 +21,36 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from rmbench.config import GenConfig, RunConfig
-from rmbench.contracts import PAIRWISE, POINTWISE
+from rmbench.contracts import LISTWISE, PAIRWISE, POINTWISE
 from rmbench.errors import UserError
 from rmbench.judges.base import SCALAR, BaseProvider, Failure, GenOutput, GenRequest, ProviderError, ScoreItem
 from rmbench.judges.cache import Cache, cache_key
 from rmbench.judges.parsers import get_parser
-from rmbench.judges.prompts import RATING, JudgeTemplate
+from rmbench.judges.prompts import BEST_OF_N, RATING, JudgeTemplate
+from rmbench.judges.prompts import PAIRWISE as PAIRWISE_TEMPLATE
 from rmbench.types import (
     API_ERROR,
     EMPTY,
     OK,
     REFUSED,
+    TIE,
     TRUNCATED,
     UNPARSED,
     Comparison,
     Example,
     Judgment,
+    Listing,
+    Pick,
     Score,
+    is_failure,
 )
+
+#: the judge mode a template's mode asks for
+TEMPLATE_JUDGE_MODE = {RATING: POINTWISE, BEST_OF_N: LISTWISE}
+
+
+def judge_mode_of(template: JudgeTemplate) -> str:
+    return TEMPLATE_JUDGE_MODE.get(template.mode, PAIRWISE)
 
 #: Environment variable: the first retry waits this many seconds (doubling after; default 0.5).
 RETRY_BASE_ENV = "RMBENCH_RETRY_BASE"
@@ -284,6 +296,10 @@ class Judge:
         self.gen = config.gen
         self.stats = Stats()
         self.mode = self.mode_for(template)
+        # per task and judge mode, a template other than ``template`` (set by
+        # rmbench/protocol/official.py: e.g. best-of-n for RewardBench 2, rating for its Ties)
+        self.task_templates: dict[str, dict[str, JudgeTemplate]] = {}
+        self.task_modes: dict[str, str] = {}   # tasks whose mode differs from ``mode``
         self.retry_base = retry_base()
         self._pool: RequestPool | None = None
         self._gen_queue: BatchQueue | None = None
@@ -298,9 +314,9 @@ class Judge:
         self.log: Callable[[str], None] | None = None  # status lines for people (batch submissions)
 
     def mode_for(self, template: JudgeTemplate | None) -> str:
-        if self.provider.judge_kind == SCALAR or (template is not None and template.mode == RATING):
+        if self.provider.judge_kind == SCALAR or template is None:
             return POINTWISE
-        return PAIRWISE
+        return judge_mode_of(template)
 
     def check_templates(self, examples: Sequence[Example]) -> None:
         """Render each template this judge may use once, on real examples, before any work: a
@@ -308,24 +324,64 @@ class Judge:
         if self.template is None:
             return
         for example in examples:
-            tmpl = self.template_for(example)
-            n = 1 if tmpl.mode == RATING else 2
-            if len(example.candidates) >= n:
-                tmpl.render(example.messages, example.candidates[:n])
+            modes = {self.task_modes.get(example.task, self.mode), *self.task_templates.get(example.task, {})}
+            for mode in sorted(modes):
+                tmpl = self.template_for(example, mode)
+                n = {RATING: 1, BEST_OF_N: len(example.candidates)}.get(tmpl.mode, 2)
+                if len(example.candidates) >= n:
+                    tmpl.render(example.messages, example.candidates[:n])
 
     # -- identity -------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         d = {"mode": self.mode, "kind": self.provider.judge_kind, **self.provider.describe()}
         if self.template is not None and self.provider.judge_kind != SCALAR:
             d.update(self.template.identity())
+            if self.task_templates:
+                d["task_templates"] = {task: {mode: t.identity() for mode, t in sorted(by_mode.items())}
+                                       for task, by_mode in sorted(self.task_templates.items())}
+                d["task_modes"] = dict(sorted(self.task_modes.items()))
         return d
 
-    def template_for(self, example: Example) -> JudgeTemplate:
-        assert self.template is not None
+    def use_template(self, task: str, mode: str, template: JudgeTemplate) -> None:
+        """Judge ``task``'s items of judge mode ``mode`` with ``template`` (its multi-turn form is
+        loaded along with it)."""
+        from rmbench.judges.prompts import load_template
+
+        self.task_templates.setdefault(task, {})[mode] = template
+        if template.multi_turn and template.multi_turn not in self.templates:
+            self.templates[template.multi_turn] = load_template(template.multi_turn)
+
+    def adopt(self, task: str, name: str) -> str:
+        """Judge ``task`` with the template ``name`` (a built-in or a file) instead of the run's;
+        returns the judge mode it asks for, which becomes the task's mode."""
+        from rmbench.judges.prompts import load_template
+
+        template = load_template(name)
+        mode = judge_mode_of(template)
+        self.use_template(task, mode, template)
+        self.task_modes[task] = mode
+        return mode
+
+    def adopt_rating(self, task: str) -> None:
+        """For a task judged listwise, the rating template that scores items needing a score per
+        candidate: the one the best-of-n template names (``rating_template``), else ``rating``."""
+        from rmbench.judges.prompts import DEFAULT_RATING_TEMPLATE, load_template
+
+        listwise = self.task_templates.get(task, {}).get(LISTWISE) or self.template
+        assert listwise is not None
+        rating = load_template(listwise.rating_template or DEFAULT_RATING_TEMPLATE)
+        if rating.mode != RATING:
+            raise UserError(f"template '{listwise.name}': its rating_template '{rating.name}' is a {rating.mode} "
+                            "template, not a rating one")
+        self.use_template(task, POINTWISE, rating)
+
+    def template_for(self, example: Example, mode: str | None = None) -> JudgeTemplate:
+        base = self.task_templates.get(example.task, {}).get(mode or self.mode) or self.template
+        assert base is not None
         multi = sum(1 for m in example.messages if m.get("role") == "user") > 1
-        if multi and self.template.multi_turn and self.template.multi_turn in self.templates:
-            return self.templates[self.template.multi_turn]
-        return self.template
+        if multi and base.multi_turn and base.multi_turn in self.templates:
+            return self.templates[base.multi_turn]
+        return base
 
     def _gen_for(self, sample: int) -> GenConfig:
         gen = self.gen
@@ -388,17 +444,24 @@ class Judge:
             return REFUSED, None
         if not (out.text or "").strip():
             return EMPTY, None
-        label, status = get_parser(template.parser)(out.text, template.labels)
-        return (OK, label) if status == OK else (UNPARSED, None)
+        label, status = get_parser(template.parser)(out.text, template.verdicts)
+        if status != OK:
+            return UNPARSED, None
+        if template.tie_label is not None and label == template.tie_label:
+            return TIE, label
+        return OK, label
 
     def _refresh_failed(self, template: JudgeTemplate) -> Callable[[GenOutput], bool] | None:
         if not self.config.retry_failed:
             return None
-        return lambda out: self._interpret(out, template)[0] != OK
+        return lambda out: is_failure(self._interpret(out, template)[0])
 
     # -- the two questions protocol code asks ---------------------------------------------
     async def compare(self, example: Example, cmp: Comparison) -> Judgment:
-        tmpl = self.template_for(example)
+        tmpl = self.template_for(example, PAIRWISE)
+        if tmpl.mode != PAIRWISE_TEMPLATE:
+            raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; comparing two responses needs a "
+                            "pairwise one")
         msgs = tmpl.render(example.messages, (example.candidates[cmp.first], example.candidates[cmp.second]))
         res, cached = await self.generate(msgs, cmp.sample, tmpl, self._refresh_failed(tmpl))
         if isinstance(res, Failure):
@@ -408,10 +471,33 @@ class Judge:
         winner = None
         if status == OK:
             winner = cmp.first if label == tmpl.labels[0] else cmp.second
-        else:
+        elif is_failure(status):
             self.stats.fail(status)
         return Judgment(cmp.first, cmp.second, cmp.sample, status=status, winner=winner, label=label,
                         raw=res.text, usage=res.usage, cached=cached)
+
+    async def pick(self, example: Example, listing: Listing) -> Pick:
+        """Every candidate in one message, in ``listing.order``; the verdict names one label."""
+        tmpl = self.template_for(example, LISTWISE)
+        if tmpl.mode != BEST_OF_N:
+            raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; a listwise judge needs a "
+                            "best-of-n one")
+        order = listing.order
+        msgs = tmpl.render(example.messages, tuple(example.candidates[i] for i in order))
+        res, cached = await self.generate(msgs, listing.sample, tmpl, self._refresh_failed(tmpl))
+        if isinstance(res, Failure):
+            self.stats.fail(res.status)
+            return Pick(order, listing.sample, status=res.status, error=res.error)
+        status, label = self._interpret(res, tmpl)
+        winner = None
+        if status == OK and label in tmpl.labels[:len(order)]:
+            winner = order[tmpl.labels.index(label)]
+        elif status == OK:  # a label past the end of this list (e.g. [[E]] for four candidates)
+            status, label = UNPARSED, None
+        if is_failure(status):
+            self.stats.fail(status)
+        return Pick(order, listing.sample, status=status, winner=winner, label=label, raw=res.text,
+                    usage=res.usage, cached=cached)
 
     async def score(self, example: Example, index: int, sample: int = 0) -> Score:
         if self.provider.judge_kind == SCALAR:
@@ -427,7 +513,10 @@ class Judge:
                 self.stats.fail(API_ERROR)
                 return Score(index, sample, None, API_ERROR, error="no score returned")
             return Score(index, sample, float(res))
-        tmpl = self.template_for(example)
+        tmpl = self.template_for(example, POINTWISE)
+        if tmpl.mode != RATING:
+            raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; scoring one response needs a "
+                            "rating template")
         msgs = tmpl.render(example.messages, (example.candidates[index],))
         res, cached = await self.generate(msgs, sample, tmpl, self._refresh_failed(tmpl))
         if isinstance(res, Failure):
@@ -435,6 +524,7 @@ class Judge:
             return Score(index, sample, None, res.status, error=res.error)
         status, label = self._interpret(res, tmpl)
         if status != OK:
+            status = UNPARSED if status == TIE else status
             self.stats.fail(status)
             return Score(index, sample, None, status, raw=res.text, usage=res.usage, cached=cached)
         return Score(index, sample, float(label), OK, raw=res.text, usage=res.usage, cached=cached)

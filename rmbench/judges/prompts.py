@@ -3,10 +3,16 @@
 A template starts with a header comment that declares how its output is read::
 
     {#- rmbench
-    mode: pairwise            # pairwise (two responses) or rating (one response, a score)
+    mode: pairwise            # pairwise (two responses), rating (one response, a score) or
+                              # best-of-n (every candidate in one message, name the best one)
     parser: brackets          # see judges/parsers.py
     labels: [A, B]            # what the parser returns for the first / second response
+                              # (best-of-n: one label per position, as many as the longest list)
+    tie_label: C              # optional: the verdict for "equally good" the model was trained on;
+                              # read as status ``tie`` instead of a failure
     multi_turn: pairwise_multi  # the template to use for multi-turn conversations (optional)
+    rating_template: rating   # best-of-n: the rating template for items that need a score per
+                              # candidate (RewardBench 2 Ties); default ``rating``
     -#}
 
 and defines ``{% block system %}`` (optional) and ``{% block user %}``; a file with no blocks is
@@ -15,7 +21,9 @@ undefined variables. Dataset text only ever enters as a variable, never as templ
 
 - ``question``: the last user message; ``conversation``: every message up to it;
   ``history``: the messages before it; ``multi_turn``: whether there is more than one user turn;
-- ``response_a``, ``response_b`` (pairwise) or ``response`` (rating); ``labels``.
+- ``response_a``, ``response_b`` (pairwise), ``response`` (rating), or ``responses`` (best-of-n:
+  the candidates in the order shown, ``labels[k]`` naming ``responses[k]``) and ``n`` (how many);
+  ``labels``; ``tie_label`` (or None).
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ from rmbench.resources import prompts_dir
 HEADER_START = "{#- rmbench"
 PAIRWISE = "pairwise"
 RATING = "rating"
+BEST_OF_N = "best-of-n"
+TEMPLATE_MODES = (PAIRWISE, RATING, BEST_OF_N)
+DEFAULT_RATING_TEMPLATE = "rating"
 
 
 def _env():
@@ -53,6 +64,8 @@ class JudgeTemplate:
     multi_turn: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     _compiled: Any = None
+    tie_label: str | None = None
+    rating_template: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -60,6 +73,11 @@ class JudgeTemplate:
 
     def identity(self) -> dict[str, str]:
         return {"template": self.name, "template_sha256": self.sha256, "parser": self.parser}
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        """Every label the parser may return: the candidates' labels, then the tie label."""
+        return self.labels + ((self.tie_label,) if self.tie_label else ())
 
     def render(self, messages: Sequence[Mapping[str, str]], responses: Sequence[str]) -> tuple[dict[str, str], ...]:
         """Render to chat messages (system first when the template has one)."""
@@ -72,9 +90,15 @@ class JudgeTemplate:
             "system_prompt": next((m["content"] for m in convo if m.get("role") == "system"), ""),
             "multi_turn": sum(1 for m in convo if m.get("role") == "user") > 1,
             "labels": list(self.labels),
+            "tie_label": self.tie_label,
         }
         if self.mode == PAIRWISE:
             ctx["response_a"], ctx["response_b"] = responses[0], responses[1]
+        elif self.mode == BEST_OF_N:
+            if len(responses) > len(self.labels):
+                raise UserError(f"template '{self.name}' declares {len(self.labels)} labels but an item has "
+                                f"{len(responses)} candidates; declare more labels in its header")
+            ctx["responses"], ctx["n"] = list(responses), len(responses)
         else:
             ctx["response"] = responses[0]
         tmpl = self._compiled
@@ -165,13 +189,31 @@ def load_template(spec: str) -> JudgeTemplate:
     name = path.stem if not looks_like_path else str(path)
     meta = _parse_header(source, name)
     mode = meta.get("mode", PAIRWISE)
-    if mode not in (PAIRWISE, RATING):
-        raise UserError(f"template '{name}': mode must be 'pairwise' or 'rating', not '{mode}'")
-    parser = meta.get("parser", "brackets" if mode == PAIRWISE else "rating")
+    if mode not in TEMPLATE_MODES:
+        raise UserError(f"template '{name}': mode must be one of {', '.join(TEMPLATE_MODES)}, not '{mode}'")
+    parser = meta.get("parser", "rating" if mode == RATING else "brackets")
     get_parser(parser)
-    labels = tuple(str(x) for x in meta.get("labels", ["A", "B"] if mode == PAIRWISE else []))
+    default_labels = {PAIRWISE: ["A", "B"], BEST_OF_N: list("ABCDEFGH"), RATING: []}[mode]
+    raw_labels = meta.get("labels", default_labels)
+    if not isinstance(raw_labels, list):
+        raise UserError(f"template '{name}': labels must be a list")
+    labels = tuple(str(x) for x in raw_labels)
     if mode == PAIRWISE and len(labels) != 2:
         raise UserError(f"template '{name}': a pairwise template declares exactly two labels")
+    if mode == BEST_OF_N and len(labels) < 2:
+        raise UserError(f"template '{name}': a best-of-n template declares at least two labels")
+    if len(set(labels)) != len(labels):
+        raise UserError(f"template '{name}': labels must differ from each other")
+    tie_label = meta.get("tie_label")
+    if tie_label is not None:
+        tie_label = str(tie_label)
+        if mode == RATING:
+            raise UserError(f"template '{name}': tie_label applies to pairwise and best-of-n templates")
+        if tie_label in labels:
+            raise UserError(f"template '{name}': tie_label '{tie_label}' is also a candidate label")
+    rating_template = meta.get("rating_template")
+    if rating_template is not None and mode != BEST_OF_N:
+        raise UserError(f"template '{name}': rating_template applies to best-of-n templates")
     no_loading_tags(source, name)
     try:
         compiled = _env().from_string(source)
@@ -179,6 +221,6 @@ def load_template(spec: str) -> JudgeTemplate:
         compiled.globals = dict(compiled.globals)
     except TemplateSyntaxError as e:
         raise UserError(f"template '{name}' has a syntax error on line {e.lineno}: {e.message}") from None
-    template = JudgeTemplate(name=name, source=source, mode=mode, parser=parser, labels=labels,
-                             multi_turn=meta.get("multi_turn"), meta=meta, _compiled=compiled)
-    return template
+    return JudgeTemplate(name=name, source=source, mode=mode, parser=parser, labels=labels,
+                         multi_turn=meta.get("multi_turn"), meta=meta, _compiled=compiled, tie_label=tie_label,
+                         rating_template=str(rating_template) if rating_template is not None else None)

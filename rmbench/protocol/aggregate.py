@@ -36,11 +36,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from rmbench.contracts import BY_MATCHES, BY_PAIRS, BY_SCORES, POINTWISE
+from rmbench.contracts import BY_MATCHES, BY_PAIRS, BY_SCORES, LISTWISE, POINTWISE
 from rmbench.errors import UserError
 from rmbench.protocol import (
     CompareFn,
     Outcome,
+    PickFn,
     Policy,
     ScoreFn,
     comparisons,
@@ -146,12 +147,13 @@ def block(method: str, by: str, choice: Choice, example: Example, judge_calls: i
 
 
 async def evaluate_aggregated(example: Example, mode: str, policy: Policy, compare: CompareFn, score: ScoreFn,
-                              aggregation: Aggregation | None, pairs: list[tuple[int, int]] | None = None
-                              ) -> tuple[Outcome, dict | None]:
+                              aggregation: Aggregation | None, pairs: list[tuple[int, int]] | None = None,
+                              pick: PickFn | None = None) -> tuple[Outcome, dict | None]:
     """Judge one example; returns its outcome (for the scorer) and its ``tournament`` block
-    (None when the aggregation does not cover the example)."""
-    if aggregation is None or not aggregation.applies(example):
-        return await evaluate_example(example, mode, policy, compare, score, pairs=pairs), None
+    (None when the aggregation does not cover the example). A listwise judge names the best
+    candidate itself: nothing to aggregate."""
+    if aggregation is None or not aggregation.applies(example) or mode == LISTWISE:
+        return await evaluate_example(example, mode, policy, compare, score, pairs=pairs, pick=pick), None
     n = len(example.candidates)
     method = aggregation.method
     if mode == POINTWISE:

@@ -28,8 +28,8 @@ from rmbench.seeding import item_seed
 
 # settings whose difference makes two runs' numbers not like for like (the model, prompt and
 # generation settings are what a comparison usually compares, so they are only listed)
-PROTOCOL_KEYS = ("limit", "shard", "seed", "orders", "samples", "on_failure", "task_args", "aggregate", "max_length",
-                 "data_path")
+PROTOCOL_KEYS = ("protocol", "limit", "shard", "seed", "orders", "samples", "on_failure", "task_args", "aggregate",
+                 "max_length", "data_path")
 
 
 # -- statistics ---------------------------------------------------------------------------------

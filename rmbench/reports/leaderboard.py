@@ -89,7 +89,8 @@ def run_identity(run: dict) -> dict:
     if ident:
         return ident
     s = run["summary"]  # a bare summary.json: what it records
-    return {k: s.get(k) for k in ("model", "seed", "orders", "samples", "on_failure", "limit", "shard", "judge")} | \
+    return {k: s.get(k) for k in ("model", "protocol", "seed", "orders", "samples", "on_failure", "limit", "shard",
+                                  "judge")} | \
         {"tasks": list(s.get("tasks") or {})}
 
 

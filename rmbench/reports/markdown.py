@@ -153,14 +153,35 @@ def task_markdown(name: str, t: dict) -> str:
     if fails or judging:
         lines.append("Failures by status: " + (", ".join(f"{md_escape(k)} {v}" for k, v in fails.items()) or "none")
                      + f" (policy: {judging.get('on_failure', 'loss')})")
+        ties = [f"tie verdicts {pct(b['rate'])}% ({b['n']} of {b['of']})" for b in [judging.get("tie_verdicts")]
+                if b and b.get("n")]
+        ties += [f"equal scores {pct(b['rate'])}% of compared pairs ({b['n']} of {b['of']})"
+                 for b in [judging.get("equal_scores")] if b and b.get("n")]
+        if ties:
+            lines.append("Ties: " + ", ".join(ties))
         pb = judging.get("position_bias")
-        if pb:
+        if pb and "position_share" in pb:
+            lines.append("Position bias: picks by shown position " +
+                         " / ".join(f"{pct(v)}%" for v in pb["position_share"]) + f" ({pb.get('picks_ok', 0)} picks)")
+        elif pb:
             parts = [f"first-position preference {pct(pb.get('first_position_preference'))}%"]
             if "consistency_rate" in pb:
                 parts += [f"order consistency {pct(pb['consistency_rate'])}%",
                           f"order-consistent accuracy {pct(pb['order_consistent_accuracy'])}%"]
             lines.append("Position bias: " + ", ".join(parts))
         lines.append("")
+    proto = t.get("protocol") or {}
+    if proto:
+        bits = [f"{md_escape(proto.get('judge_type'))} judge", f"orders {md_escape(proto.get('orders'))}",
+                f"failures {md_escape(proto.get('on_failure'))}"]
+        if proto.get("prompt"):
+            bits.append(f"prompt {md_escape(proto['prompt'])}")
+        if proto.get("truncate"):
+            bits.append(f"inputs cut to {proto['truncate'].get('tokens')} tokens ({md_escape(proto['truncate'].get('side'))})")
+        line = f"Protocol: {md_escape(proto.get('protocol'))} ({', '.join(bits)})"
+        if proto.get("script"):
+            line += f"; rules of {md_escape(proto['script'])}"
+        lines += [line, ""]
     diag_rows = diagnostics_rows(t)
     if diag_rows:
         lines += [_table(["diagnostic", "value"], diag_rows), ""]
@@ -182,7 +203,8 @@ def task_markdown(name: str, t: dict) -> str:
                                                 for k, v in notes.items()))
         lines.append("")
     diag_notes = [*((t.get("diagnostics") or {}).get("notes") or []), *((t.get("compute_curves") or {}).get("notes") or [])]
-    for note in [*(t.get("notes") or []), *([agg["note"]] if agg and agg.get("note") else []), *diag_notes]:
+    for note in [*(t.get("notes") or []), *([agg["note"]] if agg and agg.get("note") else []),
+                 *(proto.get("notes") or []), *diag_notes]:
         lines.append(f"> {md_escape(note)}")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -190,12 +212,12 @@ def task_markdown(name: str, t: dict) -> str:
 def summary_markdown(summary: dict) -> str:
     lines = [f"# rmbench results: {md_escape(summary.get('model', '?'))}", ""]
     judge = summary.get("judge") or {}
-    facts = [f"seed {summary.get('seed')}"]
+    facts = [f"protocol: {md_escape(summary.get('protocol') or 'rmbench')}", f"seed {summary.get('seed')}"]
     if judge.get("mode"):
         facts.append(f"mode {judge['mode']}")
     if judge.get("template"):
         facts.append(f"prompt {md_escape(judge['template'])}")
-    if summary.get("orders") and judge.get("mode") == "pairwise":
+    if summary.get("orders") and judge.get("mode") == "pairwise" and summary.get("protocol") != "official":
         facts.append(f"orders {summary['orders']}")
     lines += [", ".join(facts), ""]
     if summary.get("cost"):

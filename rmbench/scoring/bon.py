@@ -11,7 +11,8 @@ to the tied candidates with the highest expected rating (``Outcome.break_ties``)
 
 With the ``pairwise`` aggregator (or from lm-eval's pairwise export) no candidate is picked: the
 item earns the chance that every correct response beats every incorrect one (the product of the
-comparison values), the same reading as RewardBench 2's pairwise fallback.
+comparison values; a tie verdict is a loss there), the same reading as RewardBench 2's pairwise
+fallback. A listwise judge (a best-of-n prompt) names its pick directly.
 
 Reported next to the accuracy, from the data alone:
 
@@ -33,8 +34,10 @@ def example_result(example, outcome) -> dict:
     # the baselines' per-item parts are stored as values so that their means are plain averages
     out = {"n": n, "n_correct": len(preferred), "solvable": 1.0 if preferred else 0.0,
            "chance": len(preferred) / n}
+    if outcome.picks is not None:
+        return {"correct": outcome.pick_credit(), **out, "listwise": True}
     if outcome.scores is None:
-        values = [outcome.beats(p, r) for p in example.preferred for r in example.rejected]
+        values = [outcome.beats(p, r, tie=0.0) for p in example.preferred for r in example.rejected]
         if any(v is None for v in values):
             return {"correct": None, **out, "pairwise": True}
         product = 1.0 if preferred else 0.0
@@ -44,7 +47,7 @@ def example_result(example, outcome) -> dict:
     scores = [outcome.score_of(i) for i in range(n)]
     present = [s for s in scores if s is not None]
     if not present:
-        return {"correct": failure_value(outcome.policy.on_failure), **out}
+        return {"correct": failure_value(outcome.policy.on_failure, n), **out}
     high = max(present)
     top = outcome.break_ties([i for i, s in enumerate(scores) if s is not None and s == high])
     return {"correct": sum(1 for i in top if i in preferred) / len(top), **out}

@@ -392,7 +392,6 @@ def candidates_curve(records: list[dict], policy: Policy, task: str) -> tuple[li
     if policy.orders != "both":
         notes.append(f"candidates curve: pairs were judged with --orders {policy.orders}; a knockout run would have "
                      "shown some pairs the other way round, so its replay is approximate")
-    fail = failure_value(policy.on_failure)
     limit = subset_limit(len(rr))
     acc: dict[tuple[str, int], list[float]] = {}
     cost: dict[tuple[str, int], list[tuple[float, float]]] = {}
@@ -411,7 +410,7 @@ def candidates_curve(records: list[dict], policy: Policy, task: str) -> tuple[li
             for members in subsets:
                 hits.append(1.0 if preferred.intersection(members) else 0.0)
                 for method, pick in picks(item, members).items():
-                    credit = pick["credit"] if pick["credit"] is not None else fail
+                    credit = pick["credit"] if pick["credit"] is not None else failure_value(policy.on_failure, n)
                     if credit is not None:
                         credits[method].append(credit)
                     spent[method].append((pick["judge_calls"], pick["matches"]))

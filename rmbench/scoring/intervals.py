@@ -21,6 +21,12 @@ Two engines give the same numbers:
   stratum) takes the resampling engine.
 
 Both engines consume the same random draws, so a seed gives the same intervals either way.
+
+Clusters: records that name the same cluster (the record label ``cluster``, see
+``rmbench.contracts.CLUSTER``) are one resampling unit: a resample draws clusters with
+replacement and takes all their records (RewardBench 2 Ties: the ref and tied forms of one prompt,
+whose margins the composite compares). Clustered records are stratified by subset alone (their
+other labels vary inside a cluster), and a task with clusters takes the resampling engine.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from rmbench.contracts import CLUSTER
 from rmbench.scoring import metrics as _metrics
 from rmbench.scoring.metrics import get_path
 from rmbench.scoring.metrics import is_number as _num
@@ -57,8 +64,34 @@ def metric_paths(summary: dict, min_subset_n: int = MIN_SUBSET_N) -> list[Path]:
 
 def stratum_of(record: dict) -> tuple:
     """A record's stratum: its subset and labels (RMB's pairwise and best-of-N items share
-    scenario names, for example, but never a stratum)."""
-    return record.get("subset"), json.dumps(record.get("labels") or {}, sort_keys=True, default=str)
+    scenario names, for example, but never a stratum); a clustered record's, its subset."""
+    labels = record.get("labels") or {}
+    if isinstance(labels, dict) and labels.get(CLUSTER) is not None:
+        return record.get("subset"), CLUSTER
+    return record.get("subset"), json.dumps(labels, sort_keys=True, default=str)
+
+
+def cluster_of(record: dict) -> str | None:
+    labels = record.get("labels") or {}
+    value = labels.get(CLUSTER) if isinstance(labels, dict) else None
+    return None if value is None else str(value)
+
+
+def units(records: Sequence[dict], group: np.ndarray) -> list[np.ndarray]:
+    """A stratum's resampling units in first-seen order: each cluster's records together, every
+    other record on its own."""
+    out: list[list[int]] = []
+    where: dict[str, int] = {}
+    for i in group.tolist():
+        c = cluster_of(records[i])
+        if c is None:
+            out.append([i])
+        elif c in where:
+            out[where[c]].append(i)
+        else:
+            where[c] = len(out)
+            out.append([i])
+    return [np.asarray(u, dtype=np.int64) for u in out]
 
 
 def strata(records: Sequence[dict], stratify: bool = True, min_size: int = MIN_STRATUM) -> list[np.ndarray]:
@@ -248,9 +281,13 @@ def resample_metrics(datasets: Sequence[list[dict]], aggregate: Aggregate, optio
         raise ValueError("aligned datasets must have the same length")
     opts = list(options) if isinstance(options, (list, tuple)) else [options] * len(datasets)
     groups = strata(datasets[0], stratify)
-    sizes = [len(g) for g in groups]
+    unit_lists = [units(datasets[0], g) for g in groups]
+    clustered = any(len(u) > 1 for ul in unit_lists for u in ul)
+    sizes = [len(ul) for ul in unit_lists]   # = len(g) without clusters: the same draws as ever
     if stratify and any(len({stratum_of(datasets[0][i]) for i in g.tolist()}) > 1 for g in groups):
         fast = False  # a pooled stratum: subset sizes vary between resamples, nothing is affine
+    if clustered:
+        fast = False  # a resample's size varies with the clusters drawn
     models = [(_Affine.build(list(d), aggregate, o, paths, groups) if fast else None) for d, o in zip(datasets, opts)]
     outs = [np.empty((resamples, len(paths))) for _ in datasets]
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -258,7 +295,13 @@ def resample_metrics(datasets: Sequence[list[dict]], aggregate: Aggregate, optio
     checked = [False] * len(datasets)
     for idx in draws(rng, sizes, resamples):
         c = idx[0].shape[0]
-        flat = np.concatenate([pos[ix] for pos, ix in zip(groups, idx)], axis=1)  # (c, N) record positions
+        if clustered:  # one position array per resample (their lengths vary)
+            parts = [pos[ix] if len(ul) == len(pos) else None for pos, ul, ix in zip(groups, unit_lists, idx)]
+            flat = [np.concatenate([part[b] if part is not None else
+                                    np.concatenate([ul[k] for k in ix[b].tolist()])
+                                    for part, ul, ix in zip(parts, unit_lists, idx)]) for b in range(c)]
+        else:
+            flat = np.concatenate([pos[ix] for pos, ix in zip(groups, idx)], axis=1)  # (c, N) record positions
         for d, data in enumerate(datasets):
             model = models[d]
             if model is not None:
@@ -348,4 +391,8 @@ def add_intervals(summary: dict, records: list[dict], aggregate: Aggregate, opti
     info = {"method": "percentile bootstrap over examples, stratified by subset and labels", "level": level,
             "resamples": resamples, "seed": seed, "strata": len(groups), "pooled_examples": pooled,
             "min_subset_n": MIN_SUBSET_N}
+    clusters = sum(1 for g in groups for u in units(records, g) if len(u) > 1)
+    if clusters:
+        info["clusters"] = clusters
+        info["method"] += "; records of one cluster resampled together"
     return attach_intervals(summary, intervals, info)

@@ -67,7 +67,7 @@ def example_result(example, outcome) -> dict:
     if outcome.scores is not None:
         sa, sb = outcome.score_of(0), outcome.score_of(1)
         if sa is None or sb is None:
-            return {"correct": failure_value(outcome.policy.on_failure), **out, "decided": False}
+            return {"correct": failure_value(outcome.policy.on_failure, 2), **out, "decided": False}
         decided_a = sa > sb                       # official: "A>B" if score_A > score_B else "B>A"
         out["correct"] = 1.0 if decided_a == (winner == 0) else 0.0
         if sa == sb:
@@ -80,7 +80,7 @@ def example_result(example, outcome) -> dict:
     votes = [order_vote(by_order[k]) for k in sorted(by_order)]
     if all(v is None for v in votes):
         # the official script counts such a pair as a tie (sum 0); its score follows --on-failure
-        return {"correct": failure_value(outcome.policy.on_failure), **out, "votes": votes, "sum": 0,
+        return {"correct": failure_value(outcome.policy.on_failure, 2), **out, "votes": votes, "sum": 0,
                 "decided": False}
     total = sum(v for v in votes if v is not None)
     return {"correct": 1.0 if total > 0 else 0.0, **out, "votes": votes, "sum": total}

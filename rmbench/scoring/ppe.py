@@ -88,7 +88,7 @@ def _pick(example, outcome) -> float | None:
     scores = [outcome.score_of(i) for i in range(len(example.candidates))]
     present = [s for s in scores if s is not None]
     if not present:
-        return failure_value(outcome.policy.on_failure)
+        return failure_value(outcome.policy.on_failure, len(example.candidates))
     high = max(present)
     top = [i for i, s in enumerate(scores) if s is not None and s == high]
     return sum(1 for i in top if i in preferred) / len(top)

@@ -2,7 +2,9 @@
 
 Per domain, a 3x3 matrix ``M[i][j]`` = share of prompts where chosen style ``i`` beats rejected
 style ``j`` (rows: chosen style, columns: rejected style; styles 0 concise, 1 detailed plain
-text, 2 detailed markdown; a tie is a loss). From it:
+text, 2 detailed markdown; a scalar tie is a loss, as in the official compute_accuracy; equal
+generative ratings and a tie verdict are worth ``Policy.equal_scores`` / ``Policy.tie``, 0.5, as
+RM-R1's RM-Bench script scores a tie). From it:
 
 - hard   = mean(M[0][1], M[0][2], M[1][2])   plainer chosen against fancier rejected
 - normal = mean(M[0][0], M[1][1], M[2][2])   same style

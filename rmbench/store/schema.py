@@ -24,8 +24,9 @@ RECORD_SCHEMA = 1
 Finite = Annotated[float, Field(allow_inf_nan=False, strict=False)]
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=False)]
 # a benchmark score: a share of examples, or a composite of shares and margins (RewardBench 2's
-# Ties adds 0.01 * mean(tanh(...)), which can take it slightly below 0)
-Share = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False, strict=False)]
+# Ties adds 0.01 * mean(tanh(...)) to shares, so it lies in [-0.01, 1.01]). The bounds catch what
+# is surely wrong (a percentage such as 87.5 where a fraction belongs), not what is unusual.
+Share = Annotated[float, Field(ge=-1.0, le=2.0, allow_inf_nan=False, strict=False)]
 Count = Annotated[StrictInt, Field(ge=0)]
 Index = Annotated[StrictInt, Field(ge=0)]
 Status = Literal[STATUSES]  # type: ignore[valid-type]
@@ -73,6 +74,25 @@ class ScoreRec(_Open):
     usage: Optional[dict[StrictStr, Finite]] = None
 
 
+class PickRec(_Open):
+    """A listwise judgment: every candidate in one message, in ``order``; ``winner`` names one."""
+
+    order: list[Index]
+    sample: Count = 0
+    status: Status
+    winner: Optional[Index] = None
+    label: Optional[StrictStr] = None
+    raw: Optional[StrictStr] = None
+    error: Optional[StrictStr] = None
+    usage: Optional[dict[StrictStr, Finite]] = None
+
+    @model_validator(mode="after")
+    def _winner(self):
+        if self.status == "ok" and self.winner not in self.order:
+            raise ValueError(f"an ok pick's winner must be one of {self.order}, not {self.winner}")
+        return self
+
+
 class ResultRec(_Open):
     correct: Optional[Unit]
 
@@ -87,15 +107,14 @@ class Record(_Open):
     failures: dict[StrictStr, Count] = {}
     pairs: Optional[list[PairRec]] = None
     scores: Optional[list[list[ScoreRec]]] = None
+    picks: Optional[list[PickRec]] = None
     tournament: Optional[dict[StrictStr, Any]] = None
 
     @model_validator(mode="after")
     def _one_kind(self):
-        extra = self.model_extra or {}
-        kinds = [k for k in ("pairs", "scores") if getattr(self, k) is not None]
-        kinds += [k for k in ("listwise",) if extra.get(k) is not None]
+        kinds = [k for k in ("pairs", "scores", "picks") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a record holds exactly one of 'pairs', 'scores' or 'listwise'"
+            raise ValueError("a record holds exactly one of 'pairs', 'scores' or 'picks'"
                              + (f" (this one has {', '.join(kinds)})" if kinds else " (this one has none)"))
         return self
 

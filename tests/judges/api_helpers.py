@@ -53,7 +53,8 @@ def evaluate(j, examples, policy: Policy | None = None):
 
     async def go():
         try:
-            return await asyncio.gather(*(evaluate_example(ex, j.mode, policy, j.compare, j.score) for ex in examples))
+            return await asyncio.gather(*(evaluate_example(ex, j.mode, policy, j.compare, j.score, pick=j.pick)
+                                          for ex in examples))
         finally:
             await j.aclose()
 

@@ -39,6 +39,10 @@ def test_builtin_template_round_trip(fake_api, provider, name, tmp_path):
         assert {jd.status for jd in judgments} == {OK}
         assert {jd.label for jd in judgments} == set(tmpl.labels)  # both positions were named
         assert [o.beats(*o.example.preferred, *o.example.rejected) for o in outs] == [1.0, 1.0]
+    elif tmpl.mode == "best-of-n":
+        assert fake_api.total == 2  # one message per example with every candidate in it
+        assert all(p.status == OK for o in outs for p in o.picks)
+        assert [o.pick_credit() for o in outs] == [1.0, 1.0]
     else:
         assert fake_api.total == 4  # one rating per candidate
         assert all(s.status == OK for o in outs for per in o.scores for s in per)

@@ -63,13 +63,37 @@ def test_sandbox_blocks_attribute_escapes(tmp_path):
     ("{#- rmbench\nparser: nope\n-#}\nx", "unknown verdict parser"),
     ("{#- rmbench\nlabels: [A]\n-#}\nx", "exactly two labels"),
     ("{{ no_such_variable }}", "failed to render"),
+    ("{#- rmbench\ntie_label: A\n-#}\nx", "tie_label 'A' is also a candidate label"),
+    ("{#- rmbench\nmode: rating\ntie_label: C\n-#}\nx", "tie_label applies to pairwise and best-of-n"),
+    ("{#- rmbench\nmode: best-of-n\nlabels: [A]\n-#}\nx", "at least two labels"),
+    ("{#- rmbench\nmode: best-of-n\nlabels: [A, A]\n-#}\nx", "labels must differ"),
+    ("{#- rmbench\nrating_template: rating\n-#}\nx", "rating_template applies to best-of-n"),
+    ("{#- rmbench\nmode: best-of-n\nlabels: [X, Y]\n-#}\n{{ responses }}", "declares 2 labels but an item has 3"),
 ])
 def test_bad_templates_raise_user_errors(tmp_path, body, needle):
     f = tmp_path / "bad.j2"
     f.write_text(body)
     with pytest.raises(UserError) as e:
-        load_template(str(f)).render(CONVO, ("a", "b"))
+        load_template(str(f)).render(CONVO, ("a", "b", "c") if "best-of-n" in body else ("a", "b"))
     assert needle in str(e.value)
+
+
+def test_a_header_declares_the_tie_label_and_verdict_labels(tmp_path):
+    f = tmp_path / "tie.j2"
+    f.write_text("{#- rmbench\nparser: answer_tag\nlabels: [A, B]\ntie_label: C\n-#}\n{{ response_a }} {{ response_b }}")
+    t = load_template(str(f))
+    assert t.labels == ("A", "B") and t.tie_label == "C" and t.verdicts == ("A", "B", "C")
+    assert load_template("pairwise").tie_label is None and load_template("pairwise").verdicts == ("A", "B")
+
+
+def test_best_of_n_shows_every_candidate_in_order_with_its_label():
+    t = load_template("best-of-n")
+    assert t.mode == "best-of-n" and t.labels[:4] == ("A", "B", "C", "D") and t.rating_template == "rating"
+    user = t.render(CONVO, ("first", "second", "third", "fourth"))[-1]["content"]
+    marks = [user.index(f"[Response {label}]\n{text}\n[End of response {label}]")
+             for label, text in zip("ABCD", ("first", "second", "third", "fourth"))]
+    assert marks == sorted(marks) and user.index("What is 2+2?") < marks[0]
+    assert user.rstrip().endswith("[[A]], [[B]], [[C]], [[D]].")   # only the labels this list uses
 
 
 def test_unknown_builtin_suggests_a_name():

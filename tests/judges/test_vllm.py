@@ -393,6 +393,31 @@ def test_scalar_too_long_is_a_failure(tiny, standin):
     assert len(standin.instances[0].calls[0]["prompts"]) == 1
 
 
+def test_official_protocol_cuts_scalar_inputs_as_token_prompts(tiny, standin):
+    """--protocol official cuts a scalar model's over-long inputs per task (RewardBench: the last
+    tokens; RewardBench 2: the tokenizer's own side) and hands the cut ids to vLLM as a token
+    prompt; other tasks keep failing over-long inputs."""
+    prov = _provider(tiny["rm"], max_length=40)
+    assert prov.truncate_inputs("rewardbench", 2048, "left") and prov.truncate_inputs("rewardbench2", 30, "tokenizer")
+    msgs = ({"role": "user", "content": "hi"},)
+    items = [ScoreItem("a", 0, msgs, "short", task="rewardbench"),
+             ScoreItem("a", 1, msgs, "long " * 60, task="rewardbench"),
+             ScoreItem("b", 0, msgs, "long " * 60, task="rewardbench2"),
+             ScoreItem("c", 0, msgs, "long " * 60, task="rm-bench")]
+    outs = prov.score_batch(items)
+    # the stand-in scores by token count: the cut inputs have exactly the limit
+    assert outs[1] == 40.0 and outs[2] == 30.0 and outs[0] < 40
+    assert isinstance(outs[3], Failure) and outs[3].status == "too_long"
+    (call,) = standin.instances[0].calls
+    full = _counted(standin.instances[0].tok, [*msgs, {"role": "assistant", "content": "long " * 60}], False)
+    assert call["prompts"][1] == {"prompt_token_ids": full[-40:]}
+    side = standin.instances[0].tok.truncation_side
+    assert call["prompts"][2] == {"prompt_token_ids": full[:30] if side == "right" else full[-30:]}
+    assert prov.run_stats()["truncated_inputs"] == 2 and prov.run_stats()["too_long"] == 1
+    assert prov.describe()["truncation"] == {"rewardbench": {"tokens": 2048, "side": "left"},
+                                            "rewardbench2": {"tokens": 30, "side": "tokenizer"}}
+
+
 def _reward_model_folder(tmp_path, tiny, arch):
     folder = tmp_path / arch
     shutil.copytree(tiny["rm"], folder)

@@ -257,3 +257,39 @@ def test_real_scorers_use_the_affine_engine_and_agree_with_resampling(task, make
 def test_rmb_pairwise_and_bon_items_of_one_scenario_are_separate_strata():
     recs = rmb_records(random.Random(1))
     assert len(strata(recs)) == 12  # 2 goals x 3 scenarios x 2 parts
+
+
+def test_records_of_one_cluster_are_resampled_together():
+    """RewardBench 2 Ties: the ref and tied forms of a prompt name one cluster; in every resample a
+    prompt's ref row appears exactly as often as its tied row (as separate strata they would not)."""
+    from rmbench.scoring.intervals import stratum_of, units
+
+    recs = []
+    for p in range(40):
+        for kind in ("ref", "tied"):
+            recs.append({"id": f"{kind}:{p}", "subset": "Ties", "result": {"correct": float((p + len(kind)) % 3 > 0)},
+                         "labels": {"ties_kind": kind, "prompt_id": str(p), "cluster": f"ties:{p}"}})
+    recs += [{"id": f"m{k}", "subset": "Math", "result": {"correct": float(k % 2)}} for k in range(30)]
+    groups = strata(recs)
+    assert len(groups) == 2 and stratum_of(recs[0]) == stratum_of(recs[1]) == ("Ties", "cluster")
+    assert [u.tolist() for u in units(recs, groups[0])][:2] == [[0, 1], [2, 3]]
+    seen: list[dict[str, int]] = []
+
+    def aggregate(records, options):
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r["id"]] = counts.get(r["id"], 0) + 1
+        seen.append(counts)
+        return {"score": mean(r["result"]["correct"] for r in records)}
+
+    (dist,) = resample_metrics([recs], aggregate, {}, [("score",)], seed=3, resamples=50)
+    assert len(seen) == 50 and not np.isnan(dist).any()
+    for counts in seen:
+        assert all(counts.get(f"ref:{p}", 0) == counts.get(f"tied:{p}", 0) for p in range(40))
+        assert sum(v for k, v in counts.items() if k.startswith("m")) == 30   # unclustered strata keep their size
+    assert any(counts.get("ref:0", 0) != 1 for counts in seen)                  # and clusters really are drawn
+    (dist2,) = resample_metrics([recs], aggregate, {}, [("score",)], seed=3, resamples=50)
+    assert np.array_equal(dist, dist2)                                          # seeded
+    summ = {"score": mean(r["result"]["correct"] for r in recs)}
+    add_intervals(summ, recs, aggregate, {}, seed=0, task="rewardbench2", resamples=50)
+    assert summ["ci_method"]["clusters"] == 40 and "cluster" in summ["ci_method"]["method"]

@@ -80,7 +80,7 @@ def test_score_is_the_unweighted_mean_of_the_six_subsets():
         [_rec(i, "Ties", s, k) for i, s, k in TIES]
     out = rb2.aggregate(recs, {})
     assert list(out["sections"]) == ["Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties"]
-    assert out["sections"]["Factuality"] == {"score": 0.75, "n": 2}
+    assert out["sections"]["Factuality"] == {"score": 0.75, "n": 2, "tied_top": 1}   # f2 shares its top
     assert out["score"] == pytest.approx((0.75 + 0 + 1 + 1 / 3 + 1 + TIES_SCORE) / 6)
     assert "notes" not in out
     part = rb2.aggregate(recs[:2], {})

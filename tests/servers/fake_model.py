@@ -2,6 +2,9 @@
 
 How it decides (first rule that applies):
 
+0. A list. Three or more responses delimited as ``[Response X]`` ... ``[End of response X]`` (or
+   ``[Reply X]``): a best-of-n prompt. The response with the highest ``(quality N)`` tag wins,
+   else the longest (a tie goes to the first shown); the verdict is ``[[X]]``.
 1. Quality tags. Test data may mark candidates with ``(quality N)``. Two or more tags in a
    prompt: the first two belong to response A and response B (every template shows A before
    B), and the higher number wins (a tie goes to A). Exactly one tag: a rating prompt, and the
@@ -83,8 +86,25 @@ def extract_single(prompt: str) -> str | None:
     return None
 
 
-def decide(prompt: str) -> tuple[str, int | float | None, str]:
-    """("pair", winner 0/1, why) or ("rating", score, why) or ("none", None, why)."""
+_LIST_BLOCK = re.compile(r"\[(response|reply) ([A-Z])\](.*?)\[end of \1 \2\]", re.S | re.I)
+
+
+def extract_list(prompt: str) -> list[tuple[str, str]]:
+    """(label, text) of every delimited response of a best-of-n prompt, in the order shown."""
+    return [(m.group(2), m.group(3).strip()) for m in _LIST_BLOCK.finditer(prompt)]
+
+
+def decide(prompt: str) -> tuple[str, int | float | str | None, str]:
+    """("pair", winner 0/1, why), ("list", winning label, why), ("rating", score, why) or
+    ("none", None, why)."""
+    blocks = extract_list(prompt)
+    if len(blocks) >= 3:
+        def merit(text: str) -> tuple[int, int]:
+            tag = QUALITY.search(text)
+            return (int(tag.group(1)) if tag else -1, len(text))
+
+        best = max(range(len(blocks)), key=lambda k: (merit(blocks[k][1]), -k))
+        return "list", blocks[best][0], f"Of {len(blocks)} responses, response {blocks[best][0]} is the best."
     tags = [int(x) for x in QUALITY.findall(prompt)]
     if len(tags) >= 2:
         a, b = tags[0], tags[1]
@@ -107,6 +127,8 @@ def answer(prompt: str, thinking: bool = False) -> Reply:
     kind, value, why = decide(prompt)
     if kind == "pair":
         text = f"{why} The better one is response {'AB'[value]}.\n\nVerdict: {render_verdict(verdict_format(prompt), value)}"
+    elif kind == "list":
+        text = f"{why}\n\nVerdict: [[{value}]]"
     elif kind == "rating":
         text = f"{why}\n\nRating: [[{value}]]"
     else:

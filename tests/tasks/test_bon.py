@@ -54,7 +54,8 @@ def test_bad_rows_are_one_line_errors(tmp_path, row, message):
 
 def test_the_task_has_no_hub_source_and_defaults_to_knockout():
     spec = get_spec("bon")
-    assert spec.source.hub is None and spec.protocol == {"aggregate": "knockout", "min_candidates": 2}
+    assert spec.source.hub is None and spec.protocol == {"listwise": True, "aggregate": "knockout",
+                                                        "min_candidates": 2}
     with pytest.raises(UserError, match="task 'bon' has no hub source; pass --data-path"):
         load_task(spec)
     demo = load_task(spec, demo=True).examples

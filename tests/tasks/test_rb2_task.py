@@ -26,8 +26,9 @@ def test_rows_become_candidates_with_the_chosen_ones_preferred(tmp_path):
     assert math.candidates == ("right", "w1", "w2", "w3") and math.preferred == (0,) and math.rejected == (1, 2, 3)
     assert math.messages == ({"role": "user", "content": "Q?"},)
     assert math.meta == {"models": ["m0", "m1", "m2", "m3"]}
-    assert ref.labels == {"ties_kind": "ref", "prompt_id": "5"} and ref.preferred == (0,)
-    assert tied.labels == {"ties_kind": "tied", "prompt_id": "5"} and tied.preferred == (0, 1, 2)
+    # the ref and tied forms of a prompt name one bootstrap cluster
+    assert ref.labels == {"ties_kind": "ref", "prompt_id": "5", "cluster": "ties:5"} and ref.preferred == (0,)
+    assert tied.labels == {"ties_kind": "tied", "prompt_id": "5", "cluster": "ties:5"} and tied.preferred == (0, 1, 2)
     assert tied.rejected == (3, 4)
     assert td.notes == {}
 

@@ -19,6 +19,9 @@ Length: an input longer than ``--max-length`` (default: the model's context) is 
 failure, counted in the records and summary. With ``truncate=true`` scalar and DPO inputs keep
 their last ``max-length`` tokens instead (the response survives, the start of the conversation
 goes) and the number truncated is reported in run.json (``stats.provider``) and on stderr.
+``--protocol official`` sets truncation per task instead, as the benchmark's official script
+cuts (``truncate_inputs``: RewardBench v1, RM-Bench and RMB keep the last 2,048 tokens;
+RewardBench 2 cuts 2,048 on the tokenizer's own side).
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ class Provider(BaseProvider):
         else:
             self.generator = hf_compute.Generator(self.model, self.tokenizer, self.pad_id, self.device)
         self.counts = {"too_long": 0, "truncated_inputs": 0}
+        self.task_truncation: dict[str, dict[str, Any]] = {}   # per task: {"tokens", "side"} (official protocol)
         self.fp = fingerprint(name)
         self.ref_fp = fingerprint(self.ref_name) if self.ref_name else None
 
@@ -185,6 +189,8 @@ class Provider(BaseProvider):
         d = {**self.cache_identity(), "judge_type": self.judge_type, "max_length": self.limit}
         if self.judge_kind == SCALAR:
             d["truncate"] = self.truncate
+            if self.task_truncation:
+                d["truncation"] = {t: dict(v) for t, v in sorted(self.task_truncation.items())}
         if self.judge_type == DPO:
             d.update(ref_model=self.ref_name, dpo_reduction=self.reduction)
             if self.ref_fp:
@@ -195,8 +201,26 @@ class Provider(BaseProvider):
         return dict(self.counts)
 
     # -- limits --------------------------------------------------------------------------
-    def _fit(self, ids: list[int]) -> tuple[list[int] | None, int]:
+    def truncate_inputs(self, task: str, tokens: int, side: str) -> bool:
+        if self.judge_kind != SCALAR:
+            return False
+        self.task_truncation[task] = {"tokens": int(tokens), "side": side}
+        return True
+
+    def _fit(self, ids: list[int], task: str = "") -> tuple[list[int] | None, int]:
         """(ids to use or None when too long, number of tokens cut from the start)."""
+        per_task = self.task_truncation.get(task)
+        if per_task is not None:  # the official script's cut: at most ``tokens``, even in a longer context
+            limit = per_task["tokens"] if self.limit is None else min(self.limit, per_task["tokens"])
+            if len(ids) <= limit:
+                return ids, 0
+            self.counts["truncated_inputs"] += 1
+            side = per_task["side"]
+            if side == "tokenizer":
+                side = getattr(self.tokenizer, "truncation_side", "right") or "right"
+            if side == "right":
+                return ids[:limit], 0
+            return ids[len(ids) - limit:], len(ids) - limit
         if self.limit is None or len(ids) <= self.limit:
             return ids, 0
         if not self.truncate:
@@ -214,7 +238,7 @@ class Provider(BaseProvider):
         for k, it in enumerate(items):
             text = render(self.tokenizer, scored_conversation(it.messages, it.response), generation_prompt=False)
             ids = encode(self.tokenizer, text)
-            fitted, _ = self._fit(ids)
+            fitted, _ = self._fit(ids, it.task)
             if fitted is None:
                 results[k] = too_long(self.counts, len(ids), self.limit)
                 continue
@@ -232,7 +256,7 @@ class Provider(BaseProvider):
         rows, where = [], []
         for k, it in enumerate(items):
             ids, start = prompt_and_response_ids(self.tokenizer, it.messages, it.response)
-            fitted, cut = self._fit(ids)
+            fitted, cut = self._fit(ids, it.task)
             if fitted is None:
                 results[k] = too_long(self.counts, len(ids), self.limit)
                 continue
@@ -282,8 +306,12 @@ class Provider(BaseProvider):
     def close(self) -> None:
         n = self.counts["truncated_inputs"]
         if n:
-            print(f"rmbench: hf/{self.name}: {n} inputs longer than {self.limit} tokens were truncated "
-                  "(kept their last tokens; truncate=true)", file=sys.stderr)
+            if self.task_truncation:
+                print(f"rmbench: hf/{self.name}: {n} over-long inputs were truncated as the official scripts cut "
+                      "them (--protocol official)", file=sys.stderr)
+            else:
+                print(f"rmbench: hf/{self.name}: {n} inputs longer than {self.limit} tokens were truncated "
+                      "(kept their last tokens; truncate=true)", file=sys.stderr)
 
 
 

@@ -35,7 +35,10 @@ The judge type comes from the model config's ``architectures`` (``--judge-type``
 max_model_len, gpu_memory_utilization, dtype, seed, enable_prefix_caching, quantization, ...)
 except rmbench's own: max_batch, label_index, chat_template (a file), render (auto|rmbench|vllm),
 skip_special_tokens (auto|true|false), top_logprobs (5). ``--max-length`` sets max_model_len
-when that is not given.
+when that is not given. Prompts longer than the context are ``too_long`` failures (counted and
+reported), never cut, except under ``--protocol official``, which cuts a scalar model's inputs per
+task as the benchmark's official script does (``truncate_inputs``; the cut ids go to vLLM as a
+token prompt).
 """
 
 from __future__ import annotations
@@ -207,8 +210,9 @@ class Provider(BaseProvider):
         self.skip_special_tokens = (not marks_special(self.tokenizer, THINK_END)) if skip_special == "auto" \
             else bool(skip_special)
         self.fp = local.fingerprint(name)
-        self.counts = {"too_long": 0}
+        self.counts = {"too_long": 0, "truncated_inputs": 0}
         self.calls = {"generate": 0, "chat": 0, "classify": 0, "encode": 0}
+        self.task_truncation: dict[str, dict[str, Any]] = {}   # per task: {"tokens", "side"} (official protocol)
 
     # -- set-up checks -------------------------------------------------------------------
     @staticmethod
@@ -265,6 +269,8 @@ class Provider(BaseProvider):
              "render": self.render}
         if self.judge_type == SCALAR:
             d.update(label_index=self.label_index, pooling_task=self.pooling_task)
+            if self.task_truncation:
+                d["truncation"] = {t: dict(v) for t, v in sorted(self.task_truncation.items())}
         else:
             d["skip_special_tokens"] = self.skip_special_tokens
         return d
@@ -392,11 +398,35 @@ class Provider(BaseProvider):
         return out
 
     # -- scalar --------------------------------------------------------------------------
+    def truncate_inputs(self, task: str, tokens: int, side: str) -> bool:
+        if self.judge_type != SCALAR:
+            return False
+        self.task_truncation[task] = {"tokens": int(tokens), "side": side}
+        return True
+
+    def _cut(self, ids: list[int], task: str) -> list[int] | None:
+        """The official protocol's cut of one scored input's token ids, or None when it fits."""
+        per_task = self.task_truncation.get(task)
+        if per_task is None:
+            return None
+        limit = min(per_task["tokens"], self.max_model_len)
+        if len(ids) <= limit:
+            return None
+        self.counts["truncated_inputs"] += 1
+        side = per_task["side"]
+        if side == "tokenizer":
+            side = getattr(self.tokenizer, "truncation_side", "right") or "right"
+        return ids[:limit] if side == "right" else ids[len(ids) - limit:]
+
     def score_batch(self, items: Sequence[ScoreItem]) -> list[float | Failure]:
         results: list[float | Failure | None] = [None] * len(items)
         todo: list[tuple[int, Any]] = []
         for k, it in enumerate(items):
             text, ids = self._tokens(local.scored_conversation(it.messages, it.response), False, {})
+            cut = self._cut(ids, it.task)
+            if cut is not None:  # --protocol official: the ids the official script would score
+                todo.append((k, {"prompt_token_ids": cut}))
+                continue
             if len(ids) > self.max_model_len:
                 results[k] = local.too_long(self.counts, len(ids), self.max_model_len)
                 continue

@@ -4,7 +4,9 @@
 Candidates are the chosen completions followed by the rejected ones; every chosen one is
 preferred. The five best-of-4 subsets have one chosen and three rejected; the Ties subset has ids
 ``ref:<prompt_id>`` (one correct answer) and ``tied:<prompt_id>`` (several), and its scorer needs
-the kind and the prompt id, which go into the labels.
+the kind and the prompt id, which go into the labels. The prompt id also names the record's
+bootstrap cluster (``labels["cluster"]``): the ref and tied forms of one prompt are resampled
+together, as the Ties composite compares them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rmbench.contracts import CLUSTER
 from rmbench.errors import RowError
 from rmbench.tasks.schemas._common import count, messages, need, text
 from rmbench.tasks.spec import TaskSpec
@@ -58,7 +61,7 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
         if not sep or kind not in ("ref", "tied") or not prompt_id:
             raise RowError(f"a Ties row has id '{ident}'; expected ref:<prompt_id> "
                             f"or tied:<prompt_id>")
-        labels = {"ties_kind": kind, "prompt_id": prompt_id}
+        labels = {"ties_kind": kind, "prompt_id": prompt_id, CLUSTER: f"ties:{prompt_id}"}
     elif len(chosen) != 1 or len(rejected) != 3:
         count(notes, "best-of-4 rows without exactly 1 chosen and 3 rejected", ident)
     meta = {"models": list(row["models"])} if isinstance(row.get("models"), list) else {}
