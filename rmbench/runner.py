@@ -161,6 +161,7 @@ class Plan:
     identity_hash: str
     scorers: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)   # per task: rmbench/protocol/official.py TaskSettings
+    owns_provider: bool = True   # False when the caller handed in the provider (it closes it)
 
     @property
     def provenance(self) -> dict[str, dict]:
@@ -192,13 +193,25 @@ def prepare(config: RunConfig, *, judge: Any = None, examples: dict[str, list[Ex
     object (the Python API); ``examples`` in-memory tasks by name."""
     from rmbench.judges import as_judge
     from rmbench.protocol.aggregate import check_method
+
+    config.validate()
+    check_method(config.aggregate)                 # a bad --aggregate fails before any work
+    owns_provider = judge is None
+    judge = as_judge(config, judge)                # missing keys, unknown models: before any work
+    try:
+        plan = _plan(config, judge, examples, demo)
+    except BaseException:
+        judge.discard(owns_provider)   # a notebook that retries after a bad row must not pile up open caches
+        raise
+    plan.owns_provider = owns_provider
+    return plan
+
+
+def _plan(config: RunConfig, judge: Any, examples: dict[str, list[Example]] | None, demo: bool) -> Plan:
     from rmbench.protocol.aggregate import plan as aggregation_plan
     from rmbench.protocol.official import prepare as prepare_protocol
     from rmbench.store.schema import identity_hash
 
-    config.validate()
-    check_method(config.aggregate)                 # a bad --aggregate fails before any work
-    judge = as_judge(config, judge)                # missing keys, unknown models: before any work
     tasks = load_tasks(config, examples=examples, demo=demo)
     selected = {td.spec.name: select(td.examples, config.limit, config.shard) for td in tasks}
     # per task: judge mode, policy, the task's own templates, truncation (before the identity: it
@@ -314,7 +327,7 @@ async def execute(plan: Plan, sink: Any, done: set[tuple[str, str]], progress: A
             if not quiet:  # never let a second write error hide the first one
                 raise
         finally:
-            await judge.aclose()
+            await judge.aclose(plan.owns_provider)
 
     ticker = asyncio.ensure_future(_tick(progress, judge)) if progress is not None else None
     try:
@@ -517,7 +530,16 @@ def _in_notebook() -> bool:
 
 async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bool | str | None = None,
                    log: Callable[[str], None] | None = None, hooks: Hooks | None = None) -> RunOutput:
-    """Run a prepared plan into a run directory (``config.output_dir`` set) or into memory."""
+    """Run a prepared plan into a run directory (``config.output_dir`` set) or into memory. The
+    judge is released at the end, whatever happens (a plan runs once)."""
+    try:
+        return await _run_plan(plan, command, progress, log, hooks)
+    finally:
+        plan.judge.discard(plan.owns_provider)
+
+
+async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str | None,
+                    log: Callable[[str], None] | None, hooks: Hooks | None) -> RunOutput:
     from rmbench.reports.markdown import summary_markdown
 
     hooks = hooks or HOOKS
@@ -639,8 +661,6 @@ async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bo
         return RunOutput(summary, ordered, rd.path, run_info)
     finally:
         rd.close()
-        if judge.cache is not None:
-            judge.cache.close()
 
 
 def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None,

@@ -179,3 +179,27 @@ def test_in_a_jupyter_kernel(tmp_path, data):
     assert any("judging" in o.get("text", "") for o in out if o.get("name") == "stderr")   # tqdm.auto progress
     expected = rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data)).summary
     assert float(printed.strip().splitlines()[-1]) == round(expected["tasks"]["rewardbench"]["score"], 6)
+
+
+def test_failed_and_finished_runs_release_the_cache(tmp_path, data, monkeypatch):
+    """A notebook that retries after a bad row, or evaluates every checkpoint, must not pile up
+    open cache files: the judge is released when prepare fails and when a run ends."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    bad = write_json(tmp_path / "bad.json", [{"prompt": "q", "chosen": 1, "rejected": "b", "subset": "s", "id": 0}])
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data))   # warm up imports
+    before = open_files()
+    for _ in range(5):
+        with pytest.raises(UserError, match="row 0"):
+            rmbench.evaluate("openai/x", ["rewardbench"], data_path=str(bad), cache=str(tmp_path / "c.sqlite"))
+
+    class Judge(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="[[A]]", finish_reason="stop")
+
+    for _ in range(3):
+        rmbench.evaluate(Judge("a"), ["rewardbench"], data_path=str(data), cache=str(tmp_path / "c.sqlite"))
+    assert open_files() <= before + 1

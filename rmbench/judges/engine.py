@@ -529,7 +529,19 @@ class Judge:
             return Score(index, sample, None, status, raw=res.text, usage=res.usage, cached=cached)
         return Score(index, sample, float(label), OK, raw=res.text, usage=res.usage, cached=cached)
 
-    async def aclose(self) -> None:
+    def discard(self, provider: bool = True) -> None:
+        """Release what the judge holds (the cache's writer thread and file and, with
+        ``provider``, the provider's resources) when a run ends early or is over: a failed check
+        in ``prepare``, a refused run directory, the end of a run. Safe to call more than once.
+        A provider the caller built and handed in (the Python API) is the caller's to close."""
+        if self.cache is not None:
+            self.cache.close()
+        if provider:
+            self.provider.close()
+
+    async def aclose(self, provider: bool = True) -> None:
+        """The end of a run's work: stop the request pool and batcher, flush the cache and (with
+        ``provider``: see ``discard``) close the provider."""
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.aclose()
@@ -537,5 +549,6 @@ class Judge:
             await self._batcher.aclose()
         if self.cache is not None:
             self.cache.flush()
-        await self.provider.aclose()
-        self.provider.close()
+        if provider:
+            await self.provider.aclose()
+            self.provider.close()
