@@ -675,6 +675,106 @@ def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None,
     return out.path
 
 
+# -- a dry run ----------------------------------------------------------------------------------------
+
+class _ReadOnlyCache:
+    """A cache a dry run may read (answers already paid for are not asked again) but never writes."""
+
+    def __init__(self, cache: Any):
+        self._cache = cache
+
+    def get(self, key: str) -> dict | None:
+        return self._cache.get(key)
+
+    def put(self, key: str, value: dict) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+def _output_per_request(config: RunConfig, like: str | None) -> tuple[float | None, str | None]:
+    """The output tokens expected per request: measured on an earlier run of the same model
+    (``--like RUN_DIR``), else ``max_tokens`` (an upper bound), else unknown."""
+    if like:
+        from rmbench.store.rundir import load_complete
+
+        run = load_complete(like, need_summary=False)
+        model = (run["run"].get("config") or {}).get("model")
+        if model != config.model:
+            raise UserError(f"--like {like}: that run judged with {model}, not {config.model}")
+        outs = [u.get("output_tokens") for r in run["records"] for u in _usages(r)]
+        outs = [o for o in outs if isinstance(o, (int, float))]
+        if not outs:
+            raise UserError(f"--like {like}: its records hold no output token counts")
+        return sum(outs) / len(outs), f"mean of {len(outs)} judgments of {model} in {like}"
+    if config.gen.max_tokens:
+        return float(config.gen.max_tokens), f"max_tokens={config.gen.max_tokens} per request (an upper bound)"
+    return None, None
+
+
+def _usages(record: dict) -> list[dict]:
+    out = [j.get("usage") for p in record.get("pairs") or [] for j in p["judgments"]]
+    out += [s.get("usage") for per in record.get("scores") or [] for s in per]
+    out += [pk.get("usage") for pk in record.get("picks") or []]
+    return [u for u in out if isinstance(u, dict)]
+
+
+def dry_run(config: RunConfig, *, like: str | None = None, demo: bool = False) -> dict:
+    """What a run would ask, without asking: the data is loaded and every prompt rendered through
+    the run's own pipeline (orders, samples, tournament rounds), answered by a stand-in that sends
+    nothing (rmbench/judges/dry.py). Nothing is written."""
+    import dataclasses
+    import os
+
+    from rmbench.judges.cache import default_cache_path
+    from rmbench.judges.dry import dry_provider
+
+    cache = config.cache or str(default_cache_path())
+    use_cache = not config.no_cache and os.path.isfile(cache)
+    dry_config = dataclasses.replace(config, output_dir=None, batch=False, no_cache=not use_cache,
+                                     cache=cache if use_cache else None, overwrite=False)
+    provider = dry_provider(dry_config)
+    per_request, source = _output_per_request(config, like)
+    plan = prepare(dry_config, judge=provider, demo=demo)
+    if plan.judge.cache is not None:
+        plan.judge.cache = _ReadOnlyCache(plan.judge.cache)
+    asyncio.run(run_plan(plan, progress=False, log=lambda line: None))
+    scalar = provider.judge_kind == "scalar"
+
+    def block(requests: int, input_tokens: int) -> dict:
+        tokens = input_tokens
+        out_tokens = 0 if scalar or provider.prefix == "baseline" else \
+            (None if per_request is None else int(round(per_request * requests)))
+        usd = None
+        if config.price:
+            usd = cost_usd(tokens, out_tokens or 0, config.price, config.batch)
+        return {"requests": requests, "input_tokens": tokens, "output_tokens_estimate": out_tokens,
+                "usd_estimate": usd}
+
+    result: dict[str, Any] = block(provider.requests, provider.input_tokens)
+    result["cached"] = plan.judge.stats.cache_hits if use_cache else None
+    result["by_task"] = {td.spec.name: block(**provider.by_task.get(td.spec.name, {"requests": 0, "input_tokens": 0}))
+                         for td in plan.tasks}
+    result["examples"] = {td.spec.name: len(plan.selected[td.spec.name]) for td in plan.tasks}
+    result["input_tokens_counted_with"] = provider.how
+    notes = []
+    if source:
+        result["output_tokens_from"] = source
+    elif not scalar and provider.prefix != "baseline":
+        notes.append("no output estimate: pass --gen max_tokens=N, or --like RUN_DIR (an earlier run of this model)")
+    if config.price and result["output_tokens_estimate"] is None and not scalar:
+        notes.append("usd_estimate covers the input tokens only")
+    if not use_cache:
+        notes.append("the judgment cache was not consulted (none found, or --no-cache)")
+    if notes:
+        result["notes"] = notes
+    return result
+
+
 # -- re-scoring and merging -------------------------------------------------------------------------
 
 def rescore(run_dir: str | Path) -> dict:

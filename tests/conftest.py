@@ -85,3 +85,15 @@ def fake_api(fake_api_server, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     yield fake_api_server
     fake_api_server.reset()
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The tiny random models of tests/judges/tiny_models.py, built once per session."""
+    pytest.importorskip("transformers")
+    import transformers
+
+    from tests.judges.tiny_models import tiny_models_at
+
+    transformers.utils.logging.disable_progress_bar()
+    return tiny_models_at(tmp_path_factory.getbasetemp() / "tiny-models")

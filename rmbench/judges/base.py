@@ -29,6 +29,7 @@ class GenRequest:
     gen: GenConfig
     sample: int = 0
     key: str = ""  # cache key; also a stable id for batch APIs
+    task: str = ""  # the task of the example asking (for accounting; never part of the cache key)
 
 
 @dataclass

@@ -410,7 +410,8 @@ class Judge:
             self.cache.put(key, out.to_json())
 
     async def generate(self, messages: Sequence[dict], sample: int, template: JudgeTemplate | None,
-                       refresh: Callable[[GenOutput], bool] | None = None) -> tuple[GenOutput | Failure, bool]:
+                       refresh: Callable[[GenOutput], bool] | None = None,
+                       task: str = "") -> tuple[GenOutput | Failure, bool]:
         """One generation through the cache; returns (output or failure, came from cache)."""
         gen = self._gen_for(sample)
         key = cache_key({**self.provider.cache_identity(), "messages": list(messages), "gen": gen.set_fields(),
@@ -422,7 +423,7 @@ class Judge:
                 if refresh is None or not refresh(out):
                     self.stats.cache_hits += 1
                     return out, True
-        req = GenRequest(messages=tuple(messages), gen=gen, sample=sample, key=key)
+        req = GenRequest(messages=tuple(messages), gen=gen, sample=sample, key=key, task=task)
         if self.batch_api:  # the dispatcher stores what it gets back (and what a resumed batch held)
             return await self._batch_dispatcher().submit(req, refresh), False
         if self.provider.batched:
@@ -463,7 +464,7 @@ class Judge:
             raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; comparing two responses needs a "
                             "pairwise one")
         msgs = tmpl.render(example.messages, (example.candidates[cmp.first], example.candidates[cmp.second]))
-        res, cached = await self.generate(msgs, cmp.sample, tmpl, self._refresh_failed(tmpl))
+        res, cached = await self.generate(msgs, cmp.sample, tmpl, self._refresh_failed(tmpl), example.task)
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Judgment(cmp.first, cmp.second, cmp.sample, status=res.status, error=res.error)
@@ -484,7 +485,7 @@ class Judge:
                             "best-of-n one")
         order = listing.order
         msgs = tmpl.render(example.messages, tuple(example.candidates[i] for i in order))
-        res, cached = await self.generate(msgs, listing.sample, tmpl, self._refresh_failed(tmpl))
+        res, cached = await self.generate(msgs, listing.sample, tmpl, self._refresh_failed(tmpl), example.task)
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Pick(order, listing.sample, status=res.status, error=res.error)
@@ -518,7 +519,7 @@ class Judge:
             raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; scoring one response needs a "
                             "rating template")
         msgs = tmpl.render(example.messages, (example.candidates[index],))
-        res, cached = await self.generate(msgs, sample, tmpl, self._refresh_failed(tmpl))
+        res, cached = await self.generate(msgs, sample, tmpl, self._refresh_failed(tmpl), example.task)
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Score(index, sample, None, res.status, error=res.error)
