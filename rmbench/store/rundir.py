@@ -229,24 +229,19 @@ class RunDir:
             except OSError as e:
                 raise write_error(self.path / RECORDS, e) from None
 
-    def _close_records(self) -> None:
-        if self._records_fh is not None:
+    def _close_records(self, quiet: bool = False) -> None:
+        fh, self._records_fh = self._records_fh, None
+        if fh is not None:
             try:
-                self._records_fh.close()
+                fh.close()
             except OSError as e:
-                raise write_error(self.path / RECORDS, e) from None
-            finally:
-                self._records_fh = None
-
-    def finish(self, records: list[dict], summary: dict, markdown: str) -> None:
-        """Rewrite records.jsonl in canonical (dataset) order, then write the summary."""
-        self._close_records()
-        write_text_atomic(self.path / RECORDS, "".join(dumps_record(r) + "\n" for r in records))
-        self.write_summary(summary, markdown)
+                if not quiet:
+                    raise write_error(self.path / RECORDS, e) from None
 
     def finalize_records(self, records: list[dict]) -> None:
+        """Rewrite records.jsonl in canonical (dataset) order, atomically."""
         self._close_records()
-        write_text_atomic(self.path / RECORDS, "".join(dumps_record(r) + "\n" for r in records))
+        self.drop_records(records)
 
     def invalidate_summary(self) -> None:
         for name in (SUMMARY_JSON, SUMMARY_MD):
@@ -264,12 +259,7 @@ class RunDir:
         write_summary(self.path, summary, markdown)
 
     def close(self) -> None:
-        if self._records_fh is not None:
-            try:
-                self._records_fh.close()
-            except OSError:
-                pass
-            self._records_fh = None
+        self._close_records(quiet=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

