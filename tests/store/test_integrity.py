@@ -194,6 +194,16 @@ def test_7_a_template_failing_on_real_data_is_one_line_before_run_json(tmp_path,
     assert not (tmp_path / "out" / "t").exists() or not (tmp_path / "out" / "t" / "run.json").exists()
 
 
+@pytest.mark.parametrize("tag", ['{% include "x.j2" %}', '{% extends "x.j2" %}'])
+def test_7_loading_tags_in_a_leaderboard_template_are_one_line(tmp_path, data, tag):
+    ok(run(tmp_path, data))
+    tmpl = tmp_path / "board.md.j2"
+    tmpl.write_text(tag + "\n{{ table }}")
+    one_line(run_cli("leaderboard", str(tmp_path / "out"), "--template", str(tmpl)), "cannot load other templates")
+    tmpl.write_text("{{ table | no_such_filter }}")
+    one_line(run_cli("leaderboard", str(tmp_path / "out"), "--template", str(tmpl)), "template error")
+
+
 # 8 -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["json", "jsonl", "parquet"])
 def test_8_local_files_leave_nothing_in_the_datasets_cache(tmp_path, kind):
