@@ -258,6 +258,8 @@ def make_record(identity_hash: str, example: Example, outcome, result: dict) -> 
                            "subset": example.subset}
     if example.labels:
         rec["labels"] = dict(example.labels)
+    if example.meta:  # what the scorer reads besides the candidates (a gold label, conflict pairs): a
+        rec["meta"] = dict(example.meta)   # record holds all a rescore or a curve needs
     rec["result"] = result
     rec["failures"] = outcome.failures()
     rec.update(outcome.to_json())
@@ -456,8 +458,11 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
         agg = aggregation_summary(recs)
         if agg is not None:
             summ["aggregation"] = agg
-        summ.update(task_diagnostics(recs, scorer=scorer, options=ts.options, task=ts.name, judge=judge_desc,
-                                     policy=settings.policy))
+        try:  # what else the records tell; a defect there must not cost the run its official scores
+            summ.update(task_diagnostics(recs, scorer=scorer, options=ts.options, task=ts.name, judge=judge_desc,
+                                         policy=settings.policy))
+        except Exception as e:
+            summ.setdefault("notes", []).append(f"diagnostics could not be computed ({type(e).__name__}: {e})"[:300])
         summ["protocol"] = settings.to_json()
         summ["version"] = ts.version
         out["tasks"][ts.name] = summ
@@ -639,10 +644,17 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
                 bar.close()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         hooks.at("judged")
-        ordered, summary = finish(plan, done)
-        rd.finalize_records(ordered)
-        hooks.at("finalized")
-        rd.write_summary(summary, summary_markdown(summary))
+        try:
+            ordered, summary = finish(plan, done)
+            rd.finalize_records(ordered)
+            hooks.at("finalized")
+            rd.write_summary(summary, summary_markdown(summary))
+        except UserError as e:
+            mark("stopped", str(e))
+            raise
+        except Exception as e:  # run.json must say the run did not finish, and why
+            mark("failed", f"{type(e).__name__}: {e}")
+            raise
         hooks.at("summary")
         s = judge.stats
         run_info.update(status="complete", finished=_now(), stats={
