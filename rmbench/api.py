@@ -187,9 +187,10 @@ def _as_run(run: RunLike, records: bool = False) -> dict:
             out["records"] = run.records
         return out
     if records:
+        from rmbench.scoring import record_checker
         from rmbench.store.rundir import load_complete
 
-        return load_complete(run)
+        return load_complete(run, checker=record_checker)
     from rmbench.reports.leaderboard import load_any
 
     return load_any(run)

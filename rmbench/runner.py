@@ -31,7 +31,7 @@ from rmbench import __version__
 from rmbench.config import RunConfig
 from rmbench.errors import UserError
 from rmbench.redaction import redact
-from rmbench.scoring import get_scorer
+from rmbench.scoring import get_scorer, record_checker
 from rmbench.scoring.aggregation import aggregation_summary
 from rmbench.scoring.diagnostics import record_facts, task_diagnostics
 from rmbench.scoring.intervals import add_intervals
@@ -571,6 +571,13 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
     rd = RunDir.create(config.output_dir, run_name, plan.identity, plan.identity_hash, overwrite=config.overwrite)
     try:
         done = rd.completed(note=say)
+        check, keys = record_checker(plan.task_info()), set(plan.keys())
+        for key, r in list(done.items()):
+            why = check(r) if key in keys else None
+            if why:  # a record damaged in a way only its scorer notices: judged again, like a torn line
+                say(f"note: records.jsonl: the record of example '{key[1]}' of task {key[0]}: {why}; "
+                    "it will be judged again")
+                del done[key]
         retry = None
         if config.retry_failed:
             retry = "every failed judgment is asked again (--retry-failed)"
@@ -714,7 +721,7 @@ def _output_per_request(config: RunConfig, like: str | None) -> tuple[float | No
     if like:
         from rmbench.store.rundir import load_complete
 
-        run = load_complete(like, need_summary=False)
+        run = load_complete(like, need_summary=False, checker=record_checker)
         model = (run["run"].get("config") or {}).get("model")
         if model != config.model:
             raise UserError(f"--like {like}: that run judged with {model}, not {config.model}")
@@ -800,7 +807,7 @@ def rescore(run_dir: str | Path) -> dict:
     rd = RunDir(p)
     rd.lock()
     try:
-        run = load_complete(p, need_summary=False)
+        run = load_complete(p, need_summary=False, checker=record_checker)
         info = run["run"]
         config = RunConfig.from_json(info["config"])
         summary = summarize(config, info.get("judge") or {}, scoring_from_run(info), run["records"],
@@ -817,7 +824,7 @@ def merge(paths: list[str | Path], out: str | Path | None = None, *, overwrite: 
     from rmbench.reports.markdown import summary_markdown
     from rmbench.store.merge import plan_merge, write_merged
 
-    mp = plan_merge(paths)
+    mp = plan_merge(paths, checker=record_checker)
     config = RunConfig.from_json(mp.config)
     summary = summarize(config, mp.judge, scoring_from_run({"tasks": mp.tasks, "data_notes": mp.data_notes}),
                         mp.records, mp.identity_hash)

@@ -53,8 +53,8 @@ class MergePlan:
     data_notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _load(path: str | Path) -> Shard:
-    run = load_complete(path, need_summary=False)
+def _load(path: str | Path, checker=None) -> Shard:
+    run = load_complete(path, need_summary=False, checker=checker)
     if not (run["run"].get("config") or {}).get("shard"):
         raise UserError(f"{path}: not a shard run (it was run without --shard)")
     shard = run["run"]["config"]["shard"]
@@ -68,10 +68,11 @@ def _without_shard(d: dict) -> dict:
     return {k: v for k, v in d.items() if k != "shard"}
 
 
-def plan_merge(paths: list[str | Path]) -> MergePlan:
+def plan_merge(paths: list[str | Path], checker=None) -> MergePlan:
+    """Validate the shards (``checker``: ``load_complete``'s per-record check) and interleave them."""
     if not paths:
         raise UserError("give the shard run directories to merge")
-    shards = [_load(p) for p in paths]
+    shards = [_load(p, checker) for p in paths]
     resolved = [s.path.resolve() for s in shards]
     if len(set(resolved)) != len(resolved):
         dup = next(p for p in resolved if resolved.count(p) > 1)

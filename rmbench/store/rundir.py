@@ -322,10 +322,12 @@ def _same_run(p: Path, run: dict, summary: dict | None) -> None:
                         f"rerun 'rmbench rescore {p}' to recompute it")
 
 
-def load_complete(path: str | os.PathLike, need_summary: bool = True) -> dict:
+def load_complete(path: str | os.PathLike, need_summary: bool = True,
+                  checker: Callable[[dict], Callable[[dict], str | None]] | None = None) -> dict:
     """A finished run with its records, every artifact validated: {"path", "run", "summary",
     "records"}. The records must be exactly the run's examples, each once, in dataset order, all
-    written by this run's configuration."""
+    written by this run's configuration, and each pass the check ``checker`` makes for the run's
+    tasks (the scorers' own reading of a record: ``scoring.record_checker``) when one is given."""
     from rmbench.store.schema import ids_sha256, read_run_json, read_summary
 
     p = run_path(path)
@@ -351,6 +353,7 @@ def load_complete(path: str | os.PathLike, need_summary: bool = True) -> dict:
     if torn:
         raise UserError(f"{path_r}: the last line is cut short; the run was damaged after it finished")
     want = run.get("identity_hash")
+    check = checker(tasks) if checker is not None else None
     by_task: dict[str, list[tuple[int, dict]]] = {}
     seen: dict[tuple[str, str], int] = {}
     for n, r in good:
@@ -364,6 +367,9 @@ def load_complete(path: str | os.PathLike, need_summary: bool = True) -> dict:
         seen[key] = n
         if r["task"] not in tasks:
             raise UserError(f"{path_r} line {n}: task '{r['task']}' is not part of this run")
+        why = check(r) if check is not None else None
+        if why:
+            raise UserError(f"{path_r} line {n}: {why}")
         by_task.setdefault(r["task"], []).append((n, r))
     records: list[dict] = []
     for task, info in tasks.items():

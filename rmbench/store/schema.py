@@ -89,6 +89,11 @@ class PickRec(_Answer):
         return self
 
 
+class Lengths(_Open):
+    unit: Literal["tokens", "chars"]
+    counts: list[Count]
+
+
 class ResultRec(_Open):
     correct: Optional[Unit]
 
@@ -101,10 +106,28 @@ class Record(_Open):
     labels: dict[StrictStr, Any] = {}
     result: ResultRec
     failures: dict[StrictStr, Count] = {}
+    meta: dict[StrictStr, Any] = {}
+    preferred: Optional[list[Index]] = None
+    lengths: Optional[Lengths] = None
+    ties: Optional[dict[StrictStr, Count]] = None
     pairs: Optional[list[PairRec]] = None
     scores: Optional[list[list[ScoreRec]]] = None
     picks: Optional[list[PickRec]] = None
     tournament: Optional[dict[StrictStr, Any]] = None
+
+    @model_validator(mode="after")
+    def _candidates(self):
+        """With the candidates' count known (``lengths``), every index must name one of them."""
+        if self.lengths is None:
+            return self
+        n = len(self.lengths.counts)
+        if self.scores is not None and len(self.scores) != n:
+            raise ValueError(f"{len(self.scores)} candidates scored, {n} candidates in the example")
+        idx = [x for p in self.pairs or [] for x in (p.i, p.j)] + list(self.preferred or [])
+        idx += [x for pk in self.picks or [] for x in pk.order]
+        if any(x >= n for x in idx):
+            raise ValueError(f"a candidate index beyond the example's {n} candidates")
+        return self
 
     @model_validator(mode="after")
     def _one_kind(self):

@@ -366,3 +366,38 @@ def test_rescore_uses_the_options_the_run_recorded_not_todays_yaml(tmp_path, dat
 
     after = rescore(run_dir)
     assert after["tasks"]["rewardbench"]["score"] == before["tasks"]["rewardbench"]["score"]
+
+
+@pytest.mark.parametrize("damage", ["no matrix", "matrix text", "matrix 1x1", "domain number", "lengths number",
+                                    "no scores"])
+def test_5_a_record_that_fits_the_schema_but_not_its_scorer(tmp_path, damage):
+    """A line of the record schema's shape whose result its scorer cannot read (RM-Bench's style
+    matrix removed or mangled, a label of the wrong type): readers name the line, a rerun judges
+    that example again and ends with the undamaged summary."""
+    from rmbench.resources import demo_dir
+
+    args = ["run", "--model", "baseline/longest", "--task", "rm-bench", "--data-path", str(demo_dir() / "rm-bench.json"),
+            "--output-dir", str(tmp_path / "out"), "--run-name", "r", "--quiet"]
+    ok(run_cli(*args))
+    run_dir = tmp_path / "out" / "r"
+    good, good_records = (run_dir / "summary.json").read_bytes(), (run_dir / "records.jsonl").read_bytes()
+    lines = good_records.decode().splitlines(keepends=True)
+    rec = json.loads(lines[1])
+    if damage == "no matrix":
+        del rec["result"]["matrix"]
+    elif damage == "matrix text":
+        rec["result"]["matrix"] = "abc"
+    elif damage == "matrix 1x1":
+        rec["result"]["matrix"] = [[1.0]]
+    elif damage == "domain number":
+        rec["labels"]["domain"] = 5
+    elif damage == "lengths number":
+        rec["lengths"] = 5
+    else:
+        rec["scores"] = []
+    (run_dir / "records.jsonl").write_text("".join([lines[0], json.dumps(rec) + "\n", *lines[2:]]))
+    one_line(run_cli("rescore", str(run_dir)), "records.jsonl line 2")
+    one_line(run_cli("compare", str(run_dir), str(run_dir)), "records.jsonl line 2")
+    assert (run_dir / "summary.json").read_bytes() == good
+    ok(run_cli(*args))
+    assert (run_dir / "summary.json").read_bytes() == good and (run_dir / "records.jsonl").read_bytes() == good_records
