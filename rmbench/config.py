@@ -76,8 +76,13 @@ class GenConfig:
                 raise bad(key, f"must be a whole number of at least {least}")
         if self.reasoning_effort is not None and self.reasoning_effort not in REASONING_EFFORTS:
             raise bad("reasoning_effort", f"must be one of {', '.join(REASONING_EFFORTS)}")
-        if self.stop is not None and (not all(isinstance(x, str) and x for x in self.stop)):
+        if self.stop is not None and (not isinstance(self.stop, tuple) or not self.stop
+                                      or not all(isinstance(x, str) and x for x in self.stop)):
             raise bad("stop", "must be non-empty strings separated by '|'")
+        for key in ("enable_thinking", "logprobs"):
+            v = getattr(self, key, None)
+            if v is not None and not isinstance(v, bool):
+                raise bad(key, "must be true or false")
 
 
 #: the union of the APIs' effort levels (OpenAI reasoning_effort, Anthropic output_config.effort)
@@ -206,7 +211,45 @@ class RunConfig:
     overwrite: bool = False
     protocol: str = RMBENCH  # rmbench | official: see rmbench/protocol/official.py (part of the identity)
 
+    def _check_types(self) -> None:
+        """Each setting of the kind its field declares (the Python API and run.json hand in values
+        that argparse never saw)."""
+        def isint(v):
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def isnum(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        kinds = {
+            "model": (lambda v: isinstance(v, str), "text"),
+            "tasks": (lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v), "a list of task names"),
+            "limit": (lambda v: v is None or isint(v), "a whole number"),
+            "seed": (isint, "a whole number"),
+            "samples": (isint, "a whole number"), "concurrency": (isint, "a whole number"),
+            "max_retries": (isint, "a whole number"),
+            "max_length": (lambda v: v is None or isint(v), "a whole number"),
+            "timeout": (isnum, "a number of seconds"),
+            "model_args": (lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), "key=value settings"),
+            "task_args": (lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), "key=value settings"),
+            "gen": (lambda v: isinstance(v, GenConfig), "generation settings"),
+            "price": (lambda v: v is None or (isinstance(v, tuple) and len(v) == 2 and all(isnum(x) for x in v)),
+                      "IN,OUT (two numbers)"),
+            "shard": (lambda v: v is None or (isinstance(v, tuple) and len(v) == 2 and all(isint(x) for x in v)),
+                      "I/N (two whole numbers)"),
+        }
+        for name in ("output_dir", "run_name", "data_path", "prompt", "judge_type", "aggregate", "base_url", "cache"):
+            kinds[name] = (lambda v: v is None or isinstance(v, str), "text")
+        for name in ("orders", "on_failure", "protocol"):
+            kinds[name] = (lambda v: isinstance(v, str), "text")
+        for name in ("no_cache", "retry_failed", "batch", "overwrite"):
+            kinds[name] = (lambda v: isinstance(v, bool), "true or false")
+        for name, (ok, what) in kinds.items():
+            value = getattr(self, name)
+            if not ok(value):
+                raise UserError(f"setting {name}={value!r}: must be {what}")
+
     def validate(self) -> None:
+        self._check_types()
         if not isinstance(self.model, str) or not self.model.strip():
             raise UserError("--model is empty")
         if not self.tasks or not all(isinstance(t, str) and t.strip() for t in self.tasks):
@@ -264,15 +307,21 @@ class RunConfig:
             for key in ("price", "shard"):
                 if kw.get(key) is not None:
                     kw[key] = tuple(kw[key])
-            return cls(gen=GenConfig(**gen), **kw)
+            config = cls(gen=GenConfig(**gen), **kw)
         except (TypeError, ValueError) as e:
             raise UserError(f"run.json's config cannot be read back ({e})") from None
+        try:
+            config.validate()
+        except UserError as e:
+            raise UserError(f"run.json's config is not a valid rmbench config ({e})") from None
+        return config
 
     def identity(self) -> dict[str, Any]:
         """The settings that change results (a resumed run must match these)."""
         d = self.to_json()
         d["model_args"] = {k: v for k, v in d["model_args"].items() if k not in VOLATILE_MODEL_ARGS}
+        # where the data lies is not what it is: the identity holds its content hashes (data_key)
         for volatile in ("concurrency", "timeout", "max_retries", "cache", "no_cache", "retry_failed",
-                         "overwrite", "output_dir", "run_name", "price", "batch"):
+                         "overwrite", "output_dir", "run_name", "price", "batch", "data_path"):
             d.pop(volatile, None)
         return d

@@ -37,7 +37,7 @@ from rmbench.scoring.diagnostics import record_facts, task_diagnostics
 from rmbench.scoring.intervals import add_intervals
 from rmbench.scoring.judging import failure_counts, position_bias
 from rmbench.store.cost import cost_summary, cost_usd
-from rmbench.tasks import TaskData, get_spec, load_task, memory_task, select
+from rmbench.tasks import TaskData, data_key, get_spec, load_task, memory_task, select
 from rmbench.tasks.spec import apply_task_args
 from rmbench.types import API_ERROR, Example
 
@@ -219,9 +219,14 @@ def _plan(config: RunConfig, judge: Any, examples: dict[str, list[Example]] | No
     settings = prepare_protocol(config, judge, tasks)
     judge.check_templates([ex for td in tasks for ex in td.examples[:1]])
     aggregation = {td.spec.name: aggregation_plan(config.aggregate, td.spec.protocol, td.spec.name) for td in tasks}
-    provenance = {td.spec.name: td.provenance for td in tasks}
-    # as it reads back from run.json (tuples become lists), so that a rerun compares equal and resumes
-    identity = json.loads(json.dumps({**redact(config.identity()), "data": provenance, "judge": judge.describe()}))
+    # the settings that change results, what the data is (not where it lies), how each task is scored
+    # (so a task YAML edited between two invocations refuses to mix), the judge; as it reads back
+    # from run.json (tuples become lists), so that a rerun compares equal and resumes
+    scoring = {td.spec.name: {"scoring": td.spec.scoring, "version": td.spec.version, "options": td.spec.options,
+                              "protocol": td.spec.protocol} for td in tasks}
+    identity = json.loads(json.dumps({**redact(config.identity()), "data": {td.spec.name: data_key(td.provenance)
+                                                                          for td in tasks},
+                                      "scoring": scoring, "judge": judge.describe()}))
     return Plan(config, judge, tasks, selected, aggregation, identity, identity_hash(identity),
                 {td.spec.name: get_scorer(td.spec.scoring) for td in tasks}, settings)
 
@@ -487,6 +492,19 @@ def finish(plan: Plan, records: dict[tuple[str, str], dict]) -> tuple[list[dict]
     if missing:
         raise UserError(f"{missing} examples have no record after judging; rerun to resume")
     return ordered, summarize(plan.config, plan.judge.describe(), plan.scoring(), ordered, plan.identity_hash)
+
+
+def config_of(run_info: dict, where: str) -> RunConfig:
+    """The config a run.json recorded, validated and checked against the identity beside it (whose
+    fingerprint every record carries): an edited seed or setting is refused, not used."""
+    config = RunConfig.from_json(run_info["config"])
+    want = {k: v for k, v in run_info["identity"].items() if k not in ("data", "scoring", "judge")}
+    got = json.loads(json.dumps(redact(config.identity())))
+    if got != want:
+        diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+        raise UserError(f"{where}: its config and its identity disagree ({', '.join(diff)}); the file was "
+                        "edited after the run")
+    return config
 
 
 def scoring_from_run(run_info: dict) -> list[TaskScoring]:
@@ -809,7 +827,7 @@ def rescore(run_dir: str | Path) -> dict:
     try:
         run = load_complete(p, need_summary=False, checker=record_checker)
         info = run["run"]
-        config = RunConfig.from_json(info["config"])
+        config = config_of(info, str(p / "run.json"))
         summary = summarize(config, info.get("judge") or {}, scoring_from_run(info), run["records"],
                             info.get("identity_hash"))
         write_summary(p, summary, summary_markdown(summary))
@@ -825,7 +843,7 @@ def merge(paths: list[str | Path], out: str | Path | None = None, *, overwrite: 
     from rmbench.store.merge import plan_merge, write_merged
 
     mp = plan_merge(paths, checker=record_checker)
-    config = RunConfig.from_json(mp.config)
+    config = config_of({"config": mp.config, "identity": mp.identity}, "the merged run")
     summary = summarize(config, mp.judge, scoring_from_run({"tasks": mp.tasks, "data_notes": mp.data_notes}),
                         mp.records, mp.identity_hash)
     return write_merged(mp, out, summary, summary_markdown(summary), command, overwrite)

@@ -195,7 +195,13 @@ class TaskInfo(_Open):
     scoring: StrictStr
     version: StrictInt
     options: dict[StrictStr, Any]
+    protocol: dict[StrictStr, Any] = {}
     selection: Selection
+
+
+class JudgeInfo(_Open):
+    task_modes: dict[StrictStr, StrictStr] = {}
+    task_templates: dict[StrictStr, dict[StrictStr, dict[StrictStr, Any]]] = {}
 
 
 class RunJson(_Open):
@@ -204,8 +210,21 @@ class RunJson(_Open):
     config: dict[StrictStr, Any]
     identity: dict[StrictStr, Any]
     identity_hash: Optional[StrictStr] = None
-    judge: dict[StrictStr, Any] = {}
+    judge: JudgeInfo = JudgeInfo()
     tasks: Optional[dict[StrictStr, TaskInfo]] = None
+    data_notes: dict[StrictStr, dict[StrictStr, Any]] = {}
+    datasets: dict[StrictStr, dict[StrictStr, Any]] = {}
+
+    @model_validator(mode="after")
+    def _identity(self):
+        """A run.json that records what it judged must carry its identity's fingerprint, and the
+        fingerprint must be its identity's: an edited identity would let foreign records in."""
+        if self.tasks is not None:
+            if self.identity_hash is None:
+                raise ValueError("identity_hash is missing")
+            if identity_hash(self.identity) != self.identity_hash:
+                raise ValueError("identity_hash does not match the identity recorded beside it")
+        return self
 
 
 # -- validation ---------------------------------------------------------------------------------

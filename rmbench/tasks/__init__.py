@@ -28,6 +28,12 @@ class TaskData:
     notes: dict[str, Any] = field(default_factory=dict)  # data quirks, counted
 
 
+def data_key(provenance: dict) -> dict:
+    """What identifies a task's data: file hashes, hub revision and fingerprints; not where the
+    files lie on this machine (shards of one job array may read node-local copies)."""
+    return {k: v for k, v in provenance.items() if k not in ("path", "cache_files")}
+
+
 def schema_module(spec: TaskSpec):
     try:
         return importlib.import_module(f"rmbench.tasks.schemas.{spec.schema}")

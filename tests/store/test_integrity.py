@@ -401,3 +401,67 @@ def test_5_a_record_that_fits_the_schema_but_not_its_scorer(tmp_path, damage):
     assert (run_dir / "summary.json").read_bytes() == good
     ok(run_cli(*args))
     assert (run_dir / "summary.json").read_bytes() == good and (run_dir / "records.jsonl").read_bytes() == good_records
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda r: r.pop("identity_hash"), "identity_hash is missing"),
+    (lambda r: r.__setitem__("identity", {}), "identity_hash does not match"),
+    (lambda r: r["config"].__setitem__("seed", 5), "config and its identity disagree (seed)"),
+    (lambda r: r["config"].__setitem__("price", [-100, -100]), "--price"),
+    (lambda r: r["config"].__setitem__("samples", "2"), "samples"),
+    (lambda r: r["config"].__setitem__("orders", "zzz"), "--orders"),
+    (lambda r: r.__setitem__("data_notes", [1]), "data_notes"),
+    (lambda r: r["judge"].__setitem__("task_modes", [1]), "judge.task_modes"),
+    (lambda r: r["tasks"]["rewardbench"].__setitem__("protocol", [1]), "tasks.rewardbench.protocol"),
+])
+def test_4_an_edited_run_json_is_refused(tmp_path, data, edit, needle):
+    """run.json is checked in itself (types) and against its identity fingerprint, which every
+    record and the summary carry: an edited setting is refused, never used."""
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    info = json.loads((run_dir / "run.json").read_text())
+    edit(info)
+    (run_dir / "run.json").write_text(json.dumps(info))
+    before = (run_dir / "summary.json").read_bytes()
+    one_line(run_cli("rescore", str(run_dir)), needle)
+    assert (run_dir / "summary.json").read_bytes() == before
+
+
+def test_4_records_swapped_in_with_the_fingerprint_removed_are_refused(tmp_path, data):
+    ok(run(tmp_path, data, model="baseline/shortest", name="s"))
+    ok(run(tmp_path, data, model="baseline/longest", name="l"))
+    out = tmp_path / "out"
+    (out / "l" / "records.jsonl").write_bytes((out / "s" / "records.jsonl").read_bytes())
+    info = json.loads((out / "l" / "run.json").read_text())
+    del info["identity_hash"]
+    (out / "l" / "run.json").write_text(json.dumps(info))
+    one_line(run_cli("rescore", str(out / "l")), "identity_hash")
+
+
+def test_10_a_task_yaml_edited_between_two_invocations_does_not_mix(tmp_path, data, monkeypatch):
+    """The identity holds each task's scoring options: records judged under yesterday's YAML are
+    not resumed under today's."""
+    ok(run(tmp_path, data))
+    info = json.loads((tmp_path / "out" / "r" / "run.json").read_text())
+    info["status"] = "interrupted"
+    (tmp_path / "out" / "r" / "run.json").write_text(json.dumps(info))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    from rmbench.resources import tasks_dir
+
+    for f in tasks_dir().glob("*.yaml"):
+        (tasks / f.name).write_text(f.read_text().replace("math-prm: 984", "math-prm: 1"))
+    monkeypatch.setattr("rmbench.registry.tasks_dir", lambda: tasks)
+    one_line(run(tmp_path, data), "different settings", "scoring")
+
+
+@pytest.mark.parametrize("kw,needle", [({"limit": "5"}, "limit"), ({"samples": "2"}, "samples"),
+                                       ({"concurrency": None}, "concurrency"), ({"price": (1,)}, "price"),
+                                       ({"shard": (0,)}, "shard"), ({"model_args": "x"}, "model_args"),
+                                       ({"gen": {"max_tokens": "5"}}, "max_tokens"),
+                                       ({"gen": {"stop": []}}, "stop")])
+def test_13_python_api_settings_of_the_wrong_kind_are_user_errors(data, kw, needle):
+    import rmbench
+
+    with pytest.raises(rmbench.UserError, match=needle):
+        rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data), **kw)
