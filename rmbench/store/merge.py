@@ -23,7 +23,7 @@ from typing import Any
 
 from rmbench.errors import UserError
 from rmbench.store import files
-from rmbench.store.rundir import RUN_JSON, RunDir, load_complete
+from rmbench.store.rundir import RECORDS, RUN_JSON, RunDir, load_complete
 from rmbench.store.schema import identity_hash, ids_sha256, read_run_json
 
 SHARD_SUFFIX = re.compile(r"--shard\d+of\d+$")
@@ -167,6 +167,8 @@ def write_merged(plan: MergePlan, out: str | Path | None, summary: dict, markdow
     if any(out == s.path.resolve() for s in plan.shards):
         raise UserError(f"-o {out} is one of the shard runs; merge into a new directory")
     existing = out / RUN_JSON
+    if not overwrite and not files.exists(existing) and files.exists(out / RECORDS):
+        raise UserError(f"{out} holds records but no run.json; choose another -o or pass --overwrite")
     if files.exists(existing) and not overwrite:
         try:
             previous = read_run_json(existing)

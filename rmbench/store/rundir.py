@@ -160,7 +160,7 @@ class RunDir:
             for name in names:
                 p = self.path / name
                 if files.exists(p):
-                    p.unlink()  # unlink removes a link itself, never its target
+                    files.remove(p)  # removes a link itself, never its target
             return
         has_records = files.exists(self.path / RECORDS)
         run_json = self.path / RUN_JSON
@@ -247,7 +247,7 @@ class RunDir:
         for name in (SUMMARY_JSON, SUMMARY_MD):
             p = self.path / name
             if files.exists(p):
-                p.unlink()
+                files.remove(p)
 
     def write_run_json(self, data: dict) -> None:
         from rmbench.store.schema import RunJson, check

@@ -465,3 +465,48 @@ def test_13_python_api_settings_of_the_wrong_kind_are_user_errors(data, kw, need
 
     with pytest.raises(rmbench.UserError, match=needle):
         rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data), **kw)
+
+
+# 5 (files that are not plain files) ---------------------------------------------------------------
+def test_a_hard_link_is_never_written_through(tmp_path, data):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    outside = tmp_path / "outside.jsonl"
+    outside.write_bytes((run_dir / "records.jsonl").read_bytes()[:-20])   # a torn tail to repair
+    (run_dir / "records.jsonl").unlink()
+    os.link(outside, run_dir / "records.jsonl")
+    info = json.loads((run_dir / "run.json").read_text())
+    info["status"] = "interrupted"
+    (run_dir / "run.json").write_text(json.dumps(info))
+    before = outside.read_bytes()
+    one_line(run(tmp_path, data), "hard link")
+    assert outside.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+@pytest.mark.parametrize("name", ["records.jsonl", "run.json", "summary.json"])
+def test_a_fifo_or_directory_in_place_of_a_file_is_one_line(tmp_path, data, kind, name):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    (run_dir / name).unlink()
+    if kind == "fifo":
+        os.mkfifo(run_dir / name)
+    else:
+        (run_dir / name).mkdir()
+    for res in (run_cli("rescore", str(run_dir)), run_cli("show", str(run_dir)), run(tmp_path, data)):
+        if res.returncode == 0:   # a command that rewrites the file may replace what was there
+            continue
+        one_line(res)
+    one_line(run(tmp_path, data, "--overwrite")) if kind == "directory" else ok(run(tmp_path, data, "--overwrite"))
+
+
+def test_9_merge_never_replaces_records_without_run_json(tmp_path):
+    data = write_json(tmp_path / "rb.json", _rows(10))
+    for i in range(2):
+        ok(run(tmp_path, data, "--shard", f"{i}/2", name=f"s{i}"))
+    victim = tmp_path / "out" / "victim"
+    victim.mkdir()
+    (victim / "records.jsonl").write_text("precious\n")
+    one_line(run_cli("merge", "--quiet", str(tmp_path / "out" / "s0"), str(tmp_path / "out" / "s1"), "-o", str(victim)),
+             "holds records but no run.json")
+    assert (victim / "records.jsonl").read_text() == "precious\n"
