@@ -144,8 +144,9 @@ async def evaluate_async(model: Any, tasks: Any, *, gen: Mapping[str, Any] | Gen
       in-memory examples (a registered task's name scores them as that task; any other name as
       best-of-N accuracy, where a pair is best-of-2).
     - ``gen``: generation settings (``{"temperature": 0, "max_tokens": 512}``).
-    - ``output_dir``: None (default) keeps everything in memory (no files, no lock); a folder writes
-      a run directory there exactly as ``rmbench run`` does (and resumes one).
+    - ``output_dir``: None (default) keeps the run in memory (no run directory, no lock; generative
+      judges still read and write the judgment cache unless ``no_cache=True``); a folder writes a
+      run directory there exactly as ``rmbench run`` does (and resumes one).
     - every other ``rmbench run`` setting by its name: ``limit``, ``seed``, ``prompt``, ``orders``,
       ``samples``, ``on_failure``, ``aggregate``, ``data_path``, ``model_args``, ``task_args``,
       ``run_name``, ``concurrency``, ``cache``, ``no_cache``, ``price``, ...

@@ -203,3 +203,51 @@ def test_failed_and_finished_runs_release_the_cache(tmp_path, data, monkeypatch)
     for _ in range(3):
         rmbench.evaluate(Judge("a"), ["rewardbench"], data_path=str(data), cache=str(tmp_path / "c.sqlite"))
     assert open_files() <= before + 1
+
+
+def test_two_provider_classes_with_one_name_never_share_answers(data, tmp_path):
+    """A provider object of the user's own is named by its class in full, and is not cached at
+    all unless it says what determines its answers (cache_identity)."""
+    class SaysA(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="[[A]]", finish_reason="stop")
+
+    class SaysB(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="[[B]]", finish_reason="stop")
+
+    cache = str(tmp_path / "c.sqlite")
+    a = rmbench.evaluate(SaysA("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    b = rmbench.evaluate(SaysB("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    assert {j["raw"] for r in b.records for p in r["pairs"] for j in p["judgments"]} == {"[[B]]"}
+    assert a.summary["judge"]["provider"] != b.summary["judge"]["provider"]
+
+    class Cached(SaysA):
+        def cache_identity(self):
+            return {"provider": "mine", "model": self.name, "checkpoint": 7}
+
+    calls = []
+
+    class Counting(Cached):
+        async def agenerate(self, req):
+            calls.append(1)
+            return await super().agenerate(req)
+
+    rmbench.evaluate(Counting("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    n = len(calls)
+    rmbench.evaluate(Counting("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    assert n == 2 * 16 and len(calls) == n          # the second run is served from the cache
+
+
+def test_a_provider_built_with_other_settings_is_refused(data):
+    from rmbench.config import RunConfig
+    from rmbench.judges.providers import baseline
+
+    p = baseline.Provider("random", RunConfig(model="baseline/random", tasks=["rewardbench"], seed=0))
+    with pytest.raises(UserError, match="seed: 0 vs 1"):
+        rmbench.evaluate(p, ["rewardbench"], data_path=str(data), seed=1)
+    for seed in (0, 1):   # built with the run's settings: the same numbers as the model named by a string
+        own = baseline.Provider("random", RunConfig(model="baseline/random", tasks=["rewardbench"], seed=seed))
+        got = rmbench.evaluate(own, ["rewardbench"], data_path=str(data), seed=seed).summary["tasks"]["rewardbench"]
+        want = rmbench.evaluate("baseline/random", ["rewardbench"], data_path=str(data), seed=seed).summary
+        assert got["score"] == want["tasks"]["rewardbench"]["score"]
