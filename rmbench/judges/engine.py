@@ -128,6 +128,33 @@ class BatchQueue:
                     fut.set_result(res)
 
 
+@dataclass
+class RetryPolicy:
+    """The one retry rule for every provider call, live requests (``RequestPool``) and batch
+    API calls (``batching.BatchDispatcher``) alike: a retryable failure is tried again up to
+    ``max_retries`` times, after the server's Retry-After when it gave one, else after
+    ``base`` * 2^attempt seconds (at most ``MAX_BACKOFF``); either wait gets up to 25 % jitter."""
+
+    max_retries: int
+    base: float = DEFAULT_RETRY_BASE
+    rng: random.Random = field(default_factory=random.Random)
+    max_backoff: float = MAX_BACKOFF
+
+    def delay(self, retryable: bool, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before trying again after failed attempt number ``attempt`` (0 for
+        the first try), or None when the call has failed for good."""
+        if not retryable or attempt >= self.max_retries:
+            return None
+        wait = retry_after if retry_after is not None else min(self.max_backoff, self.base * (2 ** attempt))
+        return wait * (1.0 + 0.25 * self.rng.random())
+
+
+def fatal_http(exc: BaseException, retryable: bool) -> bool:
+    """A non-retryable authentication / permission / not-found answer: asking again, or asking
+    anything else with the same key and model, fails the same way."""
+    return not retryable and getattr(exc, "http_status", None) in FATAL_HTTP
+
+
 def retry_base() -> float:
     raw = os.environ.get(RETRY_BASE_ENV, "").strip()
     if not raw:
@@ -196,7 +223,7 @@ class RequestPool:
         if self.fatal is not None:
             fut.set_exception(self.fatal)
             return
-        status, http = API_ERROR, None
+        status, fatal = API_ERROR, False
         t0 = time.perf_counter()
         stats.requests += 1
         try:
@@ -210,14 +237,14 @@ class RequestPool:
             err = one_line(e)
             if isinstance(e, ProviderError) and e.status:
                 status = e.status
-            http = getattr(e, "http_status", None)
+            fatal = fatal_http(e, retryable)
         else:
             stats.latencies.append(time.perf_counter() - t0)
             self._streak = (None, 0)
             if not fut.done():
                 fut.set_result(out)
             return
-        if not retryable and http in FATAL_HTTP:
+        if fatal:
             self._note_fatal(err)
         else:
             self._streak = (None, 0)
@@ -226,11 +253,10 @@ class RequestPool:
         if self.fatal is not None:
             fut.set_exception(self.fatal)
             return
-        if not retryable or attempt >= judge.config.max_retries:
+        delay = judge.retry.delay(retryable, attempt, after)
+        if delay is None:
             fut.set_result(Failure(status, err))
             return
-        delay = after if after is not None else min(MAX_BACKOFF, judge.retry_base * (2 ** attempt))
-        delay = delay * (1.0 + 0.25 * judge._rng.random())  # jitter
         stats.retries += 1
         handle = self.loop.call_later(delay, self._requeue, (req, fut, attempt + 1))
         self._timers.add(handle)
@@ -274,11 +300,10 @@ class Judge:
             self.mode = POINTWISE
         else:
             self.mode = PAIRWISE
-        self.retry_base = retry_base()
+        self.retry = RetryPolicy(config.max_retries, retry_base(), random.Random(config.seed))
         self._pool: RequestPool | None = None
         self._gen_queue: BatchQueue | None = None
         self._score_queue: BatchQueue | None = None
-        self._rng = random.Random(config.seed)
         self.batch_api = bool(config.batch)
         if self.batch_api and not getattr(provider, "batch_api", False):
             raise UserError(f"--batch: the {provider.cache_identity().get('provider', 'this')}/ provider has no "
