@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -254,59 +255,64 @@ def batch_failure(http_status: int | None, message: str):
 
 
 # -- the provider base ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class APISpec:
+    """What tells one HTTP API provider from another (see ``HTTPProvider``)."""
+
+    prefix: str              # the model prefix, also the SDK's module name
+    client_class: str        # the SDK's async client, e.g. "AsyncOpenAI"
+    post_path: str           # appended to the client's base URL for live requests
+    official_url: str
+    key_env: str
+    url_env: str
+    batch_max_requests: int
+    batch_max_bytes: int
+    model_args: tuple[str, ...] = ("http_client", "batch_poll", "batch_size")
+
+
 class HTTPProvider(BaseProvider):
     """A chat provider behind an HTTP API reached through its official SDK.
 
-    A subclass names its SDK and endpoint in class attributes and writes three things:
-    ``request_body`` (the JSON body of one request, live or in a batch), ``parse_response``
-    (a GenOutput from the reply's JSON) and the batch API calls (``batch_submit``,
-    ``batch_status``, ``batch_results``, ``batch_entry``). Everything else is here: the
-    ``--model-args`` check, the endpoint (``--base-url``, the URL variable, the official URL),
-    the key (read once, never written anywhere), the HTTP transport, one SDK client per event
-    loop, the POST itself, and the error classification the Judge's retries read."""
+    A subclass sets ``api`` (an ``APISpec``) and writes three things: ``request_body`` (the
+    JSON body of one request, live or in a batch), ``parse_response`` (a GenOutput from the
+    reply's JSON) and the batch API calls (``batch_entry``, ``batch_submit``, ``batch_status``,
+    ``batch_results``). Everything else is here: the ``--model-args`` check, the endpoint
+    (``--base-url``, the URL variable, the official URL), the key (read once, never written
+    anywhere), the HTTP transport, one SDK client per event loop, the POST itself, and the
+    error classification the Judge's retries read."""
 
     batch_api = True  # --batch: see judges/batching.py
-    #: set by each subclass
-    prefix: str = ""
-    sdk_name: str = ""
-    client_class: str = ""          # the SDK's async client, e.g. "AsyncOpenAI"
-    post_path: str = ""             # appended to the client's base URL for live requests
-    official_url: str = ""
-    key_env: str = ""
-    url_env: str = ""
-    model_args_known: tuple[str, ...] = ("http_client", "batch_poll", "batch_size")
-    batch_max_requests: int = 1
-    batch_max_bytes: int = 1
+    api: APISpec
 
     def __init__(self, name: str, config):
         super().__init__(name, config)
-        unknown = sorted(set(self.model_args) - set(self.model_args_known))
+        unknown = sorted(set(self.model_args) - set(self.api.model_args))
         if unknown:
-            raise UserError(f"unknown --model-args for {self.prefix}/: {', '.join(unknown)} "
-                            f"(known: {', '.join(self.model_args_known)})")
-        self.env_vars_used = [self.key_env]
+            raise UserError(f"unknown --model-args for {self.api.prefix}/: {', '.join(unknown)} "
+                            f"(known: {', '.join(self.api.model_args)})")
+        self.env_vars_used = [self.api.key_env]
         if config.base_url:
             url = check_url(config.base_url, "--base-url")
-        elif os.environ.get(self.url_env):
-            url = check_url(os.environ[self.url_env], self.url_env)
-            self.env_vars_used.append(self.url_env)
+        elif os.environ.get(self.api.url_env):
+            url = check_url(os.environ[self.api.url_env], self.api.url_env)
+            self.env_vars_used.append(self.api.url_env)
         else:
-            url = self.official_url
+            url = self.api.official_url
         self.base_url = url
-        self._key = api_key(self.key_env, f"{self.prefix}/")
-        default_client = "aiohttp" if aiohttp_transport(self.sdk_name) else "httpx"
+        self._key = api_key(self.api.key_env, f"{self.api.prefix}/")
+        default_client = "aiohttp" if aiohttp_transport(self.api.prefix) else "httpx"
         self.http_client = self.model_args.get("http_client") or default_client
         if self.http_client not in HTTP_CLIENTS:
             raise UserError(f"--model-args http_client must be one of {', '.join(HTTP_CLIENTS)}")
-        self.batch_poll, self.batch_size = batch_settings(self.model_args, self.batch_max_requests)
-        self._sdk = import_sdk(self.sdk_name)
+        self.batch_poll, self.batch_size = batch_settings(self.model_args, self.api.batch_max_requests)
+        self._sdk = import_sdk(self.api.prefix)
         self.ignored: list[str] = []
         self._post_url = ""
         self._clients = LoopClient(self._make_client)
 
     # -- identity ---------------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
-        return {"provider": self.prefix, "model": self.name, "endpoint": public_url(self.base_url)}
+        return {"provider": self.api.prefix, "model": self.name, "endpoint": public_url(self.base_url)}
 
     def describe(self) -> dict[str, Any]:
         d = {**self.cache_identity(), **self.describe_extra(), "http_client": self.http_client}
@@ -320,12 +326,12 @@ class HTTPProvider(BaseProvider):
     # -- the request ------------------------------------------------------------------------
     def _make_client(self):
         timeout = float(self.config.timeout)
-        cls = getattr(self._sdk, self.client_class)
+        cls = getattr(self._sdk, self.api.client_class)
         client = cls(api_key=self._key, base_url=self.base_url, max_retries=0, timeout=timeout,
                      http_client=http_client(self._sdk, self.http_client, timeout))
         # The request URL resolved once per client, as the SDK would merge it with base_url:
         # posting an absolute URL saves the SDK a URL parse and copy on every request.
-        self._post_url = str(client.base_url).rstrip("/") + self.post_path
+        self._post_url = str(client.base_url).rstrip("/") + self.api.post_path
         return client
 
     def request_body(self, req: GenRequest) -> dict[str, Any]:
@@ -348,7 +354,7 @@ class HTTPProvider(BaseProvider):
         return self.parse_response(await self.post_json(None, self.request_body(req)))
 
     def error(self, exc: BaseException) -> ProviderError:
-        return to_provider_error(exc, self._sdk, self._key, self.key_env)
+        return to_provider_error(exc, self._sdk, self._key, self.api.key_env)
 
     def classify_error(self, exc: BaseException) -> tuple[bool, float | None]:
         err = self.error(exc)
@@ -370,7 +376,7 @@ class HTTPProvider(BaseProvider):
 
     def batch_chunks(self, reqs: list[GenRequest]) -> list[list[GenRequest]]:
         lines = [(r, self.batch_line(r)) for r in reqs]
-        return [[r for r, _ in chunk] for chunk in split_batches(lines, self.batch_size, self.batch_max_bytes)]
+        return [[r for r, _ in chunk] for chunk in split_batches(lines, self.batch_size, self.api.batch_max_bytes)]
 
     async def sdk_call(self, fn: Callable[[Any], Any]) -> Any:
         """``await fn(client)`` with the SDK's errors turned into ProviderErrors."""

@@ -54,15 +54,8 @@ def _sdk_major(sdk: Any) -> int:
 
 class Provider(_api.HTTPProvider):
     env_vars = (KEY_ENV, URL_ENV)
-    prefix = "anthropic"
-    sdk_name = "anthropic"
-    client_class = "AsyncAnthropic"
-    post_path = "/v1/messages"
-    official_url = OFFICIAL_URL
-    key_env = KEY_ENV
-    url_env = URL_ENV
-    batch_max_requests = 100_000
-    batch_max_bytes = 240 * 1024 * 1024  # the API's limit is 256 MB per batch
+    api = _api.APISpec("anthropic", "AsyncAnthropic", "/v1/messages", OFFICIAL_URL, KEY_ENV, URL_ENV,
+                       batch_max_requests=100_000, batch_max_bytes=240 * 1024 * 1024)  # the API's limit: 256 MB
 
     def __init__(self, name: str, config):
         super().__init__(name, config)

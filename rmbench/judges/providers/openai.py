@@ -50,16 +50,9 @@ MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")
 
 class Provider(_api.HTTPProvider):
     env_vars = (KEY_ENV, URL_ENV)
-    prefix = "openai"
-    sdk_name = "openai"
-    client_class = "AsyncOpenAI"
-    post_path = "/chat/completions"
-    official_url = OFFICIAL_URL
-    key_env = KEY_ENV
-    url_env = URL_ENV
-    model_args_known = ("max_tokens_param", "http_client", "batch_poll", "batch_size")
-    batch_max_requests = 50_000
-    batch_max_bytes = 190 * 1024 * 1024  # the API's limit is 200 MB per input file
+    api = _api.APISpec("openai", "AsyncOpenAI", "/chat/completions", OFFICIAL_URL, KEY_ENV, URL_ENV,
+                       batch_max_requests=50_000, batch_max_bytes=190 * 1024 * 1024,  # the API's limit: 200 MB
+                       model_args=("max_tokens_param", "http_client", "batch_poll", "batch_size"))
 
     def __init__(self, name: str, config):
         super().__init__(name, config)
