@@ -25,6 +25,7 @@ class GenConfig:
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
     enable_thinking: bool | None = None
+    logprobs: bool | None = None  # record verdict probabilities (p_labels) where the engine gives them
 
     def merge(self, other: "GenConfig | None") -> "GenConfig":
         if other is None:
@@ -49,6 +50,8 @@ class GenConfig:
             if key not in known:
                 raise UserError(f"unknown --gen setting '{key}' (known: {', '.join(sorted(known))})")
             kwargs[key] = _coerce_gen(key, raw)
+        if kwargs.get("logprobs") is False:  # off is the default: the same cache keys as without the flag
+            kwargs["logprobs"] = None
         return cls(**kwargs)
 
 
@@ -60,7 +63,7 @@ def _coerce_gen(key: str, raw: str) -> Any:
             return int(raw)
         if key == "stop":
             return tuple(s for s in raw.split("|") if s)
-        if key == "enable_thinking":
+        if key in ("enable_thinking", "logprobs"):
             return parse_bool(raw)
     except ValueError:
         raise UserError(f"--gen {key}={raw}: not a valid value") from None

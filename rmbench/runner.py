@@ -297,6 +297,8 @@ def usage_totals(records: list[dict]) -> dict[str, int]:
 
 
 def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], records: list[dict]) -> dict:
+    from rmbench.judges.logprobs import summary_note as p_labels_note
+
     by_task: dict[str, list[dict]] = {}
     for r in records:
         by_task.setdefault(r["task"], []).append(r)
@@ -314,6 +316,7 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskData], record
         pb = position_bias(recs)
         if pb:
             judging["position_bias"] = pb
+        judging.update(p_labels_note(config.gen, recs))  # --gen logprobs: verdicts with p_labels
         summ["judging"] = judging
         usage = usage_totals(recs)
         if usage:

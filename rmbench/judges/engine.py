@@ -25,7 +25,8 @@ from rmbench.contracts import PAIRWISE, POINTWISE
 from rmbench.errors import UserError
 from rmbench.judges.base import SCALAR, BaseProvider, Failure, GenOutput, GenRequest, ProviderError, ScoreItem
 from rmbench.judges.cache import Cache, cache_key
-from rmbench.judges.parsers import get_parser
+from rmbench.judges.logprobs import label_probs, rating_probs, rating_scale
+from rmbench.judges.parsers import find_verdict
 from rmbench.judges.prompts import RATING, JudgeTemplate
 from rmbench.types import (
     API_ERROR,
@@ -67,6 +68,8 @@ class Stats:
     tokens: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     batch: dict[str, int] = field(default_factory=dict)  # batch API progress: submitted, done, failed
+    p_labels_asked: int = 0    # --gen logprobs: verdicts whose output carried log-probabilities
+    p_labels_found: int = 0    # ... and whose verdict token was located (p_labels recorded)
 
     def add_usage(self, usage: dict | None) -> None:
         for k, v in (usage or {}).items():
@@ -301,6 +304,8 @@ class Judge:
         else:
             self.mode = PAIRWISE
         self.retry = RetryPolicy(config.max_retries, retry_base(), random.Random(config.seed))
+        # --gen logprobs with a provider that fills them: a cached output without them is a miss
+        self._wants_logprobs = bool(config.gen.logprobs) and provider.gives_logprobs
         self._pool: RequestPool | None = None
         self._gen_queue: BatchQueue | None = None
         self._score_queue: BatchQueue | None = None
@@ -362,7 +367,9 @@ class Judge:
             hit = self.cache.get(key)
             if hit is not None:
                 out = GenOutput.from_json(hit)
-                if refresh is None or not refresh(out):
+                if self._wants_logprobs and out.logprobs is None:
+                    pass  # stored without log-probabilities: ask again (the fresh answer replaces it)
+                elif refresh is None or not refresh(out):
                     self.stats.cache_hits += 1
                     return out, True
         req = GenRequest(messages=tuple(messages), gen=gen, sample=sample, key=key)
@@ -381,14 +388,32 @@ class Judge:
         return res, False
 
     def _interpret(self, out: GenOutput, template: JudgeTemplate) -> tuple[str, str | None]:
+        return self._read(out, template)[:2]
+
+    def _read(self, out: GenOutput, template: JudgeTemplate) -> tuple[str, str | None, int | None]:
+        """(status, label, offset of the label in the text) for one output."""
         if out.finish_reason == "length":
-            return TRUNCATED, None
+            return TRUNCATED, None, None
         if out.finish_reason in ("refusal", "content_filter"):
-            return REFUSED, None
+            return REFUSED, None, None
         if not (out.text or "").strip():
-            return EMPTY, None
-        label, status = get_parser(template.parser)(out.text, template.labels)
-        return (OK, label) if status == OK else (UNPARSED, None)
+            return EMPTY, None, None
+        label, status, start = find_verdict(template.parser, out.text, template.labels)
+        return (OK, label, start) if status == OK else (UNPARSED, None, None)
+
+    def _verdict_probs(self, out: GenOutput, template: JudgeTemplate, start: int | None):
+        """``--gen logprobs``: label probabilities at the verdict (None when the output has no
+        log-probabilities or the verdict token cannot be told); for ratings (p_labels, expected)."""
+        if not self.gen.logprobs or start is None or out.logprobs is None:
+            return None
+        self.stats.p_labels_asked += 1
+        if template.mode == RATING:
+            found = rating_probs(out.text, out.logprobs, start, rating_scale(template.meta))
+        else:
+            found = label_probs(out.text, out.logprobs, template.labels, start)
+        if found is not None:
+            self.stats.p_labels_found += 1
+        return found
 
     def _refresh_failed(self, template: JudgeTemplate) -> Callable[[GenOutput], bool] | None:
         if not self.config.retry_failed:
@@ -403,14 +428,14 @@ class Judge:
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Judgment(cmp.first, cmp.second, cmp.sample, status=res.status, error=res.error)
-        status, label = self._interpret(res, tmpl)
+        status, label, start = self._read(res, tmpl)
         winner = None
         if status == OK:
             winner = cmp.first if label == tmpl.labels[0] else cmp.second
         else:
             self.stats.fail(status)
         return Judgment(cmp.first, cmp.second, cmp.sample, status=status, winner=winner, label=label,
-                        raw=res.text, usage=res.usage, cached=cached)
+                        raw=res.text, usage=res.usage, cached=cached, p_labels=self._verdict_probs(res, tmpl, start))
 
     async def score(self, example: Example, index: int, sample: int = 0) -> Score:
         if self.provider.judge_kind == SCALAR:
@@ -432,11 +457,14 @@ class Judge:
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Score(index, sample, None, res.status, error=res.error)
-        status, label = self._interpret(res, tmpl)
+        status, label, start = self._read(res, tmpl)
         if status != OK:
             self.stats.fail(status)
             return Score(index, sample, None, status, raw=res.text, usage=res.usage, cached=cached)
-        return Score(index, sample, float(label), OK, raw=res.text, usage=res.usage, cached=cached)
+        probs = self._verdict_probs(res, tmpl, start)
+        p_labels, expected = probs if probs is not None else (None, None)
+        return Score(index, sample, float(label), OK, raw=res.text, usage=res.usage, cached=cached,
+                     p_labels=p_labels, expected=expected)
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None

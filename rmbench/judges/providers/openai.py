@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from rmbench.errors import UserError
 from rmbench.judges.base import GenOutput, GenRequest, ProviderError
+from rmbench.judges.logprobs import TOP_LOGPROBS, from_openai
 from rmbench.judges.providers import _api
 
 OFFICIAL_URL = "https://api.openai.com/v1"
@@ -50,6 +51,7 @@ MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")
 
 class Provider(_api.HTTPProvider):
     env_vars = (KEY_ENV, URL_ENV)
+    gives_logprobs = True
     api = _api.APISpec("openai", "AsyncOpenAI", "/chat/completions", OFFICIAL_URL, KEY_ENV, URL_ENV,
                        batch_max_requests=50_000, batch_max_bytes=190 * 1024 * 1024,  # the API's limit: 200 MB
                        model_args=("max_tokens_param", "http_client", "batch_poll", "batch_size"))
@@ -82,6 +84,9 @@ class Provider(_api.HTTPProvider):
             body[self.max_tokens_param] = g["max_tokens"]
         if "enable_thinking" in g and not self.official:
             body["chat_template_kwargs"] = {"enable_thinking": g["enable_thinking"]}
+        if g.get("logprobs"):
+            body["logprobs"] = True
+            body["top_logprobs"] = TOP_LOGPROBS
         return body
 
     def parse_response(self, data: Any) -> GenOutput:
@@ -177,7 +182,8 @@ def parse_completion(data: Any) -> GenOutput:
     usage = data.get("usage") or {}
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
-    return GenOutput(text=text, finish_reason=finish, reasoning=reasoning, usage=_api.clean_usage({
+    logprobs = from_openai((choice.get("logprobs") or {}).get("content")) if choice.get("logprobs") else None
+    return GenOutput(text=text, finish_reason=finish, reasoning=reasoning, logprobs=logprobs, usage=_api.clean_usage({
         "input_tokens": _api.int_or_none(usage.get("prompt_tokens")),
         "output_tokens": _api.int_or_none(usage.get("completion_tokens")),
         "cached_tokens": _api.int_or_none(prompt_details.get("cached_tokens")),
