@@ -17,7 +17,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# the shared/ folder beside the checkout (RMBENCH_SHARED_DATA points elsewhere, e.g. from a worktree)
+SHARED_DATA = Path(os.environ.get("RMBENCH_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -16,10 +16,11 @@
   conversation with the same first response follow each other). llama.cpp keeps the evaluated
   prompt in its KV cache and evaluates only what differs from the previous one; on RM-Bench,
   where every prompt is shared by several comparisons, this cuts the prompt work by about half
-  (bench/RESULTS.md). ``--model-args prefix_order=false`` keeps the arrival order. Because a
-  prompt's evaluation may start from a reused prefix, outputs can depend (in the last bits of
-  floating point, rarely in a greedy token) on what was judged just before: the same command
-  on the same data repeats exactly; a resumed run may differ in a few tokens.
+  (bench/RESULTS.md). ``--model-args prefix_order=false`` keeps the arrival order. A prompt
+  evaluated from a reused prefix gets logits a hair off a full evaluation (llama.cpp's kernels
+  differ by batch shape), which can move a sampled token and, rarely, a greedy one; so every
+  batch starts from an empty cache and is ordered the same way each time: the same command on
+  the same data repeats exactly, while a resumed run (other batches) may differ in a few tokens.
 - A prompt that does not fit the context (``n_ctx``) is a ``too_long`` failure, counted and
   reported in run.json; generation stops at the context end (``truncated``).
 - ``--gen logprobs=true``: the top alternatives (and the sampled token) at every generated
@@ -161,7 +162,9 @@ class Provider(BaseProvider):
                                        seed=config.seed, verbose=False)
         except Exception as e:
             raise UserError(f"llama.cpp could not load {self.path}: {_one_line(e)}") from None
-        self.n_ctx = int(self.llm.n_ctx())
+        # llama.cpp may round a small context up; the library's token buffers keep the size asked for
+        self.n_ctx = min(int(self.llm.n_ctx()), len(self.llm.input_ids))
+        self.threads = (self.llm.n_threads, self.llm.n_threads_batch)
         meta = self.llm.metadata or {}
         if self.chat_format is None and "tokenizer.chat_template" not in meta:
             raise UserError(f"{self.path.name} has no chat template in its metadata; name one with --model-args "
@@ -201,7 +204,7 @@ class Provider(BaseProvider):
 
     def describe(self) -> dict[str, Any]:
         return {**self.cache_identity(), "file": str(self.path), "n_gpu_layers": self.n_gpu_layers,
-                "n_threads": self.llm.n_threads, "n_threads_batch": self.llm.n_threads_batch,
+                "n_threads": self.threads[0], "n_threads_batch": self.threads[1],
                 "prefix_order": self.prefix_order, "llama_cpp_python": getattr(self._lib, "__version__", None)}
 
     def run_stats(self) -> dict[str, Any]:
@@ -240,6 +243,10 @@ class Provider(BaseProvider):
                 continue
             prompts[k] = (tokens, stop)
         order = sorted(prompts, key=lambda k: prompts[k][0]) if self.prefix_order else sorted(prompts)
+        # Start every batch from an empty KV cache: what a prompt reuses then depends only on the
+        # batch itself (a reused prefix gives logits a hair off a full evaluation, enough to move
+        # a sampled token), so the same requests give the same outputs on every run.
+        self.llm.reset()
         for k in order:
             tokens, stop = prompts[k]
             try:
