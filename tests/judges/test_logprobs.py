@@ -238,3 +238,73 @@ def test_summary_note_counts_verdicts_with_and_without():
     note = summary_note(GenConfig(logprobs=True), recs)["p_labels"]
     assert note["verdicts"] == 3 and note["with_p_labels"] == 2 and "1 verdicts" in note["note"]
     assert summary_note(GenConfig(), recs) == {}
+
+
+class _Echo:
+    """A batched stand-in engine that answers "[[A]]" with fixed log-probabilities."""
+
+    def __init__(self, gives: bool):
+        from rmbench.judges.base import BaseProvider
+
+        class P(BaseProvider):
+            batched = True
+            gives_logprobs = gives
+
+            def generate_batch(self, reqs):
+                self.calls += len(reqs)
+                lp = [{"[[": -0.01}, {"A": math.log(.6), "B": math.log(.3)}, {"]]": 0.0}] if gives else None
+                return [GenOutput(text="[[A]]", finish_reason="stop", logprobs=lp if r.gen.logprobs else None)
+                        for r in reqs]
+
+        from rmbench.config import RunConfig
+
+        self.provider = P("echo", RunConfig(model="x/echo", tasks=["t"], gen=GenConfig(logprobs=True)))
+        self.provider.calls = 0
+
+
+def _judge(provider, cache_path):
+    import asyncio
+
+    from rmbench.judges.cache import Cache
+    from rmbench.judges.engine import Judge
+    from rmbench.judges.prompts import load_template
+    from rmbench.types import Comparison, Example
+
+    judge = Judge(provider, provider.config, load_template("pairwise"), cache=Cache(cache_path))
+    ex = Example(id="1", task="t", subset="s", messages=({"role": "user", "content": "q"},), candidates=("a", "b"),
+                 preferred=(0,))
+
+    async def one():
+        try:
+            return await judge.compare(ex, Comparison("1", 0, 1))
+        finally:
+            await judge.aclose()
+
+    j = asyncio.run(one())
+    judge.cache.close()
+    return j, judge
+
+
+def test_cached_output_without_logprobs_is_asked_again(tmp_path):
+    echo = _Echo(gives=True)
+    first, judge = _judge(echo.provider, tmp_path / "c.sqlite")
+    assert echo.provider.calls == 1 and first.p_labels == {"A": pytest.approx(.6), "B": pytest.approx(.3)}
+    # the next run reads the stored answer, log-probabilities included
+    again, judge = _judge(echo.provider, tmp_path / "c.sqlite")
+    assert echo.provider.calls == 1 and judge.stats.cache_hits == 1 and again.p_labels == first.p_labels
+    # a stored answer that lost its log-probabilities (an older writer) is a miss, then replaced
+    from rmbench.judges.cache import Cache
+
+    cache = Cache(tmp_path / "c.sqlite")
+    key = next(iter(cache._db.execute("SELECT key FROM outputs").fetchall()))[0]
+    cache.put(key, {"text": "[[A]]", "finish_reason": "stop"})
+    cache.close()
+    third, judge = _judge(echo.provider, tmp_path / "c.sqlite")
+    assert echo.provider.calls == 2 and judge.stats.cache_hits == 0 and third.p_labels == first.p_labels
+
+
+def test_engines_without_logprobs_keep_cache_hits(tmp_path):
+    echo = _Echo(gives=False)
+    _judge(echo.provider, tmp_path / "c.sqlite")
+    j, judge = _judge(echo.provider, tmp_path / "c.sqlite")
+    assert echo.provider.calls == 1 and judge.stats.cache_hits == 1 and j.p_labels is None
