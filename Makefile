@@ -24,7 +24,8 @@ $(VENV)/.dev: $(VENV)/.core
 # llama-cpp-python (the llamacpp extra) is published as source only. It is compiled here once,
 # portable (GGML_NATIVE=OFF: AVX2 kernels; a native build enables AMX on recent Xeons, whose
 # kernels crash there, llama.cpp #20824), and the wheel is kept in LLAMA_WHEELS so that a new
-# venv installs it in seconds. A failed build only makes the llama.cpp tests skip (they say why).
+# venv installs it in seconds; it goes in first, so that nothing builds it again from source.
+# A failed build only makes the llama.cpp tests skip (they say why).
 # Faster builds for your CPU: docs/laptop.md.
 LLAMA_CPP_VERSION ?= 0.3.36
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
@@ -37,8 +38,8 @@ $(VENV)/.llama: $(VENV)/.dev
 	    || echo "could not build llama-cpp-python: the llama.cpp tests will skip"; \
 	fi
 	@if ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
-	  $(PY) -m pip install -q $(LLAMA_WHEELS)/llama_cpp_python-*.whl && \
-	  $(PY) -m pip install -q -e '.[llamacpp]' && touch $@; \
+	  $(PY) -m pip install -q --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl && \
+	  $(PY) -m pip install -q -e '.[llamacpp,test-model]' && touch $@; \
 	fi
 
 install: $(VENV)/.core

@@ -154,6 +154,21 @@ def test_verdict_probabilities_on_the_real_model(engine, request, gguf, tmp_path
     assert note["verdicts"] == n_ok and note["with_p_labels"] == n_ok
 
 
+def test_best_of_n_tournament(llama, gguf, tmp_path, monkeypatch):
+    # a knockout over three answers: pairwise judgments picked by the engine, one pick recorded
+    data = tmp_path / "bon.json"
+    data.write_text(json.dumps([{"id": "capital", "prompt": "What is the capital of France?",
+                                 "responses": ["Lyon.", "Paris.", "Rome."], "correct": [False, True, False]}]))
+    out = run_inprocess(llama, ["--model", f"llamacpp/{gguf}", "--task", "bon", "--data-path", str(data), "--prompt",
+                                str(TERSE_BOXED), "--gen", "max_tokens=24", "--output-dir", str(tmp_path),
+                                "--run-name", "bon"], monkeypatch)
+    (rec,) = records(out)
+    assert rec["tournament"]["method"] == "knockout" and 2 <= len(judgments([rec])) <= 6
+    assert all(isinstance(j["raw"], str) for j in judgments([rec]))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tasks"]["bon"]["n"] == 1
+
+
 def test_over_long_prompts_are_too_long(gguf, tmp_path):
     need_llama_cpp()
     data = write_easy(tmp_path / "easy.json", 2)
