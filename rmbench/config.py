@@ -113,7 +113,7 @@ def coerce_value(raw: str) -> Any:
 ORDERS = ("both", "random", "fixed")
 # engine settings that change speed, not results: a run may resume or merge across them
 VOLATILE_MODEL_ARGS = frozenset({"batch_size", "max_batch", "sort_by_length", "gpu_memory_utilization",
-                                 "num_workers"})
+                                 "num_workers", "n_threads", "n_threads_batch", "n_batch", "prefix_order"})
 
 
 @dataclass

@@ -56,7 +56,8 @@ def llama(gguf):
     need_llama_cpp()
     from rmbench.judges import build_provider
 
-    provider = build_provider(_config(f"llamacpp/{gguf}"))
+    # one thread: llama.cpp's spinning OpenMP threads lose badly to any other busy process
+    provider = build_provider(_config(f"llamacpp/{gguf}", model_args={"n_threads": 1, "n_threads_batch": 1}))
     yield provider
     provider.__class__.close(provider)
 
@@ -118,6 +119,7 @@ def _same_rows_deterministic(provider, model: str, rm4, tmp_path, monkeypatch, e
     return recs
 
 
+@pytest.mark.slow  # about a minute per run on the shared 2-core machine (bench/RESULTS.md)
 def test_llamacpp_on_rmbench_rows_repeats_exactly(llama, gguf, rm4, tmp_path, monkeypatch):
     recs = _same_rows_deterministic(llama, f"llamacpp/{gguf}", rm4, tmp_path, monkeypatch)
     run = json.loads((tmp_path / "a" / "run.json").read_text())
@@ -127,6 +129,7 @@ def test_llamacpp_on_rmbench_rows_repeats_exactly(llama, gguf, rm4, tmp_path, mo
     assert recs[0]["scores"][0][0]["raw"]
 
 
+@pytest.mark.slow
 def test_hf_gguf_on_the_same_rows_repeats_exactly(hf_gguf, gguf, rm4, tmp_path, monkeypatch):
     recs = _same_rows_deterministic(hf_gguf, f"hf/{gguf.parent}", rm4, tmp_path, monkeypatch,
                                     extra=("--model-args", f"gguf_file={gguf.name}"))
@@ -184,11 +187,15 @@ def test_over_long_prompts_are_too_long(gguf, tmp_path):
 
 def test_hub_style_names_resolve_only_from_the_local_cache(gguf, tmp_path, monkeypatch):
     need_llama_cpp()
+    import huggingface_hub.constants
+
     from rmbench.errors import UserError
     from rmbench.judges.providers.llamacpp import resolve_gguf
 
     cache = tmp_path / "hub"
+    # read when huggingface_hub is imported (maybe by an earlier test): set the module's value too
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     name = "SmolTests/smol-gguf/" + gguf.name
     with pytest.raises(UserError, match="never downloads"):
         resolve_gguf(name)
@@ -219,22 +226,22 @@ def test_bad_model_args_are_one_line_errors(gguf, tmp_path):
 
 
 def _requests(gen: GenConfig) -> list[GenRequest]:
+    """Two conversations, each judged twice with the same first response."""
     from rmbench.judges.prompts import load_template
 
-    tmpl = load_template("boxed")
+    tmpl = load_template(str(TERSE_BOXED))
     reqs = []
     for q, good, bad in (("What is 2 + 2?", "4", "5"), ("Name a colour.", "Blue.", "Table.")):
-        for first, second in ((good, bad), (bad, good), (good, good + " Yes."), (bad, bad + " No.")):
-            msgs = tmpl.render(({"role": "user", "content": q},), (first, second))
-            reqs.append(GenRequest(messages=msgs, gen=gen, key=f"{q}|{first}|{second}"))
+        for second in (bad, good + " Yes."):
+            msgs = tmpl.render(({"role": "user", "content": q},), (good, second))
+            reqs.append(GenRequest(messages=msgs, gen=gen, key=f"{q}|{good}|{second}"))
     return reqs
 
 
 def test_prefix_order_reuses_the_evaluated_prompt(llama):
-    # interleaved arrival: no two consecutive requests share more than the template's start
+    # arrival alternates the conversations: consecutive prompts share only the template's start
     reqs = _requests(GenConfig(max_tokens=1))
-    shuffled = reqs[0::2] + reqs[1::2]
-    shuffled = [shuffled[i] for i in (0, 4, 1, 5, 2, 6, 3, 7)]
+    shuffled = [reqs[0], reqs[2], reqs[1], reqs[3]]
 
     def reused(order: bool) -> int:
         llama.prefix_order = order
@@ -251,14 +258,16 @@ def test_prefix_order_reuses_the_evaluated_prompt(llama):
 
 
 def test_sampling_repeats_under_a_seed(llama):
-    req = _requests(GenConfig(max_tokens=16, temperature=1.0, seed=7))[0]
-    a, b = llama.generate_batch([req])[0], llama.generate_batch([req])[0]
+    msgs = ({"role": "user", "content": "Tell me a story."},)
+
+    def sample(seed: int):
+        req = GenRequest(messages=msgs, gen=GenConfig(max_tokens=8, temperature=1.0, seed=seed), key="story")
+        return llama.generate_batch([req])[0]
+
+    a, b = sample(7), sample(7)
     assert a.text == b.text and a.usage == b.usage
-    # at temperature 1 over 16 tokens, a handful of other seeds cannot all give the same text
-    others = {llama.generate_batch([GenRequest(messages=req.messages, key=req.key,
-                                               gen=GenConfig(max_tokens=16, temperature=1.0, seed=s))])[0].text
-              for s in (8, 9, 10)}
-    assert others - {a.text}
+    # at temperature 1 over 8 tokens, two other seeds cannot both give the same text
+    assert {sample(8).text, sample(9).text} - {a.text}
 
 
 def test_print_times():
