@@ -27,7 +27,7 @@ class GenConfig:
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
     enable_thinking: bool | None = None
-    logprobs: bool | None = None
+    logprobs: bool | None = None  # record verdict probabilities (p_labels) where the engine gives them
 
     def merge(self, other: "GenConfig | None") -> "GenConfig":
         if other is None:
@@ -52,6 +52,8 @@ class GenConfig:
             if key not in known:
                 raise UserError(f"unknown --gen setting '{key}' (known: {', '.join(sorted(known))})")
             kwargs[key] = _coerce_gen(key, raw)
+        if kwargs.get("logprobs") is False:  # off is the default: the same cache keys as without the flag
+            kwargs["logprobs"] = None
         gen = cls(**kwargs)
         gen.validate()
         return gen
@@ -174,7 +176,7 @@ def check_run_name(run_name: str) -> str:
 ORDERS = ("both", "random", "fixed")
 # engine settings that change speed, not results: a run may resume or merge across them
 VOLATILE_MODEL_ARGS = frozenset({"batch_size", "max_batch", "sort_by_length", "gpu_memory_utilization",
-                                 "num_workers"})
+                                 "num_workers", "n_threads", "n_threads_batch", "n_batch", "prefix_order"})
 
 
 @dataclass

@@ -428,6 +428,7 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
               identity_hash: str | None) -> dict:
     """The summary of a run from its records alone (run, rescore and merge all call this).
     ``identity_hash`` ties it to its run.json (a summary swapped in from another run is refused)."""
+    from rmbench.judges.logprobs import summary_note as p_labels_note
     from rmbench.protocol.official import resolve
     from rmbench.scoring.judging import tie_rates
 
@@ -451,6 +452,7 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
         pb = position_bias(recs)
         if pb:
             judging["position_bias"] = pb
+        judging.update(p_labels_note(config.gen, recs))  # --gen logprobs: verdicts with p_labels
         summ["judging"] = judging
         usage = usage_totals(recs)
         if usage:

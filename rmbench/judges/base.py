@@ -40,8 +40,9 @@ class GenOutput:
     finish_reason: str | None = None  # "stop", "length", "refusal", "content_filter", ...
     usage: dict[str, int] | None = None
     reasoning: str | None = None  # separate reasoning/thinking text when the API returns it
-    # with --gen logprobs=true: per generated token, in order, token text -> logprob of the top
-    # alternatives at that position (the sampled token included)
+    #: With ``--gen logprobs=true``: for each generated token position, in order, token text ->
+    #: log-probability over the top alternatives there (the sampled token included). Token
+    #: texts are incremental (what the token adds to the text; see judges/logprobs.py).
     logprobs: list[dict[str, float]] | None = None
 
     def to_json(self) -> dict:
@@ -56,8 +57,9 @@ class GenOutput:
 
     @classmethod
     def from_json(cls, d: dict) -> "GenOutput":
+        lp = d.get("logprobs")
         return cls(text=d.get("text", ""), finish_reason=d.get("finish_reason"), usage=d.get("usage"),
-                   reasoning=d.get("reasoning"), logprobs=d.get("logprobs"))
+                   reasoning=d.get("reasoning"), logprobs=lp if isinstance(lp, list) else None)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class BaseProvider:
     batched: ClassVar[bool] = False
     #: Environment variables the provider reads (names are recorded in run.json, never values).
     env_vars: ClassVar[tuple[str, ...]] = ()
+    #: True when ``agenerate``/``generate_batch`` fill ``GenOutput.logprobs`` for ``--gen logprobs=true``.
+    gives_logprobs: ClassVar[bool] = False
 
     def __init__(self, name: str, config: RunConfig | None = None):
         self.name = name
