@@ -77,6 +77,26 @@ def test_to_pandas_has_a_row_per_judgment(data):
     assert df["raw"].eq("Verdict: [[A]]").all()
 
 
+def test_to_pandas_rows_for_picks_and_preferred_pairs(tmp_path):
+    class AlwaysA(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="Response A is best.\n[[A]]", finish_reason="stop")
+
+    res = rmbench.evaluate(AlwaysA("always-a"), ["rewardbench2"], demo=True, protocol="official", no_cache=True)
+    df = res.to_pandas()
+    picks = df[df["kind"] == "pick"]
+    assert len(picks) and set(picks["status"]) == {"ok"}
+    # the chosen completion (index 0) is preferred: A is right exactly where it was shown first
+    assert (picks["judgment_correct"] == picks["order"].map(lambda o: o[0] == 0)).all()
+    assert (picks["winner"] == picks["order"].map(lambda o: o[0])).all()
+    # a pair of two preferred candidates says nothing about the judgment
+    rec = {"task": "t", "subset": "s", "id": "x", "result": {"correct": 1.0}, "preferred": [0, 1],
+           "pairs": [{"i": 0, "j": 1, "judgments": [{"first": 0, "second": 1, "status": "ok", "winner": 0}]},
+                     {"i": 0, "j": 2, "judgments": [{"first": 2, "second": 0, "status": "ok", "winner": 2}]}]}
+    df = rmbench.Result(summary={"tasks": {}}, records=[rec]).to_pandas()
+    assert df["judgment_correct"].tolist() == [None, False]
+
+
 def test_in_memory_examples_and_a_provider_object():
     class Longer(BaseProvider):
         kind = SCALAR

@@ -70,9 +70,12 @@ def is_tournament(record: dict) -> bool:
 
 
 def preferred_of(record: dict) -> tuple[int, ...] | None:
-    """The preferred candidates: the record's ``preferred``, or for a plain pairwise record (not a
-    tournament, whose pairs are matches) the first index of its pairs; None when unknown."""
+    """The preferred candidates: the record's ``preferred`` (or its result's, where a task's scorer
+    lists them there), or for a plain pairwise record (not a tournament, whose pairs are matches)
+    the first index of its pairs; None when unknown."""
     pref = record.get(PREFERRED)
+    if not isinstance(pref, list):
+        pref = (record.get("result") or {}).get(PREFERRED)
     if isinstance(pref, list):
         return tuple(int(x) for x in pref)
     if record.get("pairs") and not is_tournament(record):
