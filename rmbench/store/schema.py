@@ -163,6 +163,133 @@ class SectionSummary(_Scored):
     subsets: dict[StrictStr, SubsetSummary] = {}
 
 
+# The blocks beside the scores (what the reports print: judging figures, the protocol, token
+# usage, cost, data notes, diagnostics), typed where a reader uses them.
+Text = Optional[StrictStr]
+
+
+class Rate(_Open):
+    n: Count
+    of: Count
+    rate: Optional[Unit] = None
+
+
+class PositionBias(_Open):
+    judgments_ok: Optional[Count] = None
+    first_position_preference: Optional[Unit] = None
+    pairs_both_orders: Optional[Count] = None
+    consistency_rate: Optional[Unit] = None
+    order_consistent_accuracy: Optional[Unit] = None
+    picks_ok: Optional[Count] = None
+    position_share: Optional[list[Unit]] = None
+
+
+class Judging(_Open):
+    failures: dict[StrictStr, Count] = {}
+    on_failure: Text = None
+    tie_verdicts: Optional[Rate] = None
+    equal_scores: Optional[Rate] = None
+    position_bias: Optional[PositionBias] = None
+
+
+class Truncation(_Open):
+    tokens: Optional[Count] = None
+    side: Text = None
+
+
+class TaskProtocol(_Open):
+    protocol: Text = None
+    judge_type: Text = None
+    mode: Text = None
+    orders: Text = None
+    on_failure: Text = None
+    prompt: Text = None
+    script: Text = None
+    truncate: Optional[Truncation] = None
+    notes: list[StrictStr] = []
+
+
+class LengthBias(_Open):
+    unit: Text = None
+    accuracy_longer_preferred: Optional[Unit] = None
+    n_longer_preferred: Count = 0
+    accuracy_shorter_preferred: Optional[Unit] = None
+    n_shorter_preferred: Count = 0
+    difference: Optional[Finite] = None
+    length_controlled_accuracy: Optional[Unit] = None
+    accuracy_equal_length: Optional[Unit] = None
+    n_equal_length: Count = 0
+
+
+class SelfConsistency(_Open):
+    unit: Text = None
+    requests: Count = 0
+    all_agree: Optional[Unit] = None
+    mean_agreement: Optional[Unit] = None
+
+
+class VerdictTies(_Open):
+    judgments: Count = 0
+    share: Optional[Unit] = None
+
+
+class Ratings(_Open):
+    n: Count = 0
+    mean: Optional[Finite] = None
+    distribution: dict[StrictStr, Count] = {}
+    tie_rate: Optional[Unit] = None
+    tie_rate_after_expected: Optional[Unit] = None
+
+
+class Calibration(_Open):
+    n: Count = 0
+    soft_accuracy: Optional[Unit] = None
+    brier: Optional[Finite] = None
+    ece: Optional[Finite] = None
+    auc: Optional[Finite] = None
+
+
+class DiagnosticsBlock(_Open):
+    length_bias: Optional[LengthBias] = None
+    self_consistency: Optional[SelfConsistency] = None
+    verdict_ties: Optional[VerdictTies] = None
+    ratings: Optional[Ratings] = None
+    calibration: Optional[Calibration] = None
+    position_bias: Optional[PositionBias] = None
+    notes: list[StrictStr] = []
+
+
+class Diagnostics(DiagnosticsBlock):
+    sections: dict[StrictStr, DiagnosticsBlock] = {}
+
+
+class VotesPoint(_Open):
+    k: Count
+    accuracy: Optional[Finite] = None
+    ci: Optional[Interval] = None
+
+
+class CandidatesPoint(_Open):
+    aggregator: StrictStr
+    n: Count
+    accuracy: Optional[Finite] = None
+    judge_calls: Optional[Finite] = None
+
+
+class ComputeCurves(_Open):
+    votes: dict[StrictStr, list[VotesPoint]] = {}
+    candidates: list[CandidatesPoint] = []
+    notes: list[StrictStr] = []
+
+
+class CiMethod(_Open):
+    level: Optional[Annotated[float, Field(gt=0.0, lt=1.0, strict=False)]] = None
+
+
+class DataNote(_Open):
+    count: Count
+
+
 class TaskSummary(_Scored):
     sections: dict[StrictStr, SectionSummary] = {}
     metrics: dict[StrictStr, Optional[Finite]] = {}
@@ -170,12 +297,50 @@ class TaskSummary(_Scored):
     score_with_prior: Optional[Share] = None
     score_with_prior_ci: Optional[Interval] = None
     notes: list[StrictStr] = []
+    ci_method: Optional[CiMethod] = None
+    judging: Optional[Judging] = None
+    protocol: Optional[TaskProtocol] = None
+    usage: dict[StrictStr, Finite] = {}
+    cost_usd: Optional[Finite] = None
+    data_notes: dict[StrictStr, DataNote | Count] = {}
+    diagnostics: Optional[Diagnostics] = None
+    compute_curves: Optional[ComputeCurves] = None
+    aggregation: Optional[dict[StrictStr, Any]] = None
+    version: Optional[StrictInt] = None
+
+
+class CostPrice(_Open):
+    input: Finite
+    output: Finite
+
+
+class Cost(_Open):
+    usd: Finite
+    input_tokens: Count
+    output_tokens: Count
+    usd_per_million: CostPrice
+    batch_discount: Optional[Finite] = None
+
+
+class JudgeSummary(_Open):
+    mode: Text = None
+    kind: Text = None
+    provider: Text = None
+    model: Text = None
+    template: Text = None
 
 
 class Summary(_Open):
     model: StrictStr
     seed: StrictInt
     tasks: dict[StrictStr, TaskSummary]
+    protocol: Text = None
+    judge: Optional[JudgeSummary] = None
+    cost: Optional[Cost] = None
+    orders: Text = None
+    samples: Optional[Count] = None
+    on_failure: Text = None
+    limit: Optional[Count] = None
 
 
 # -- run.json -----------------------------------------------------------------------------------

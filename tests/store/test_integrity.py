@@ -230,6 +230,13 @@ def test_8_local_files_leave_nothing_in_the_datasets_cache(tmp_path, kind):
     (lambda t: t.__setitem__("score", "high"), "tasks.rewardbench.score"),
     (lambda t: t.__setitem__("ci", "wide"), "tasks.rewardbench.ci"),
     (lambda t: t["sections"]["Chat"].__setitem__("score", float("nan")), "NaN is not a JSON number"),
+    # the blocks beside the scores are typed too: a report never trips over one
+    (lambda t: t.__setitem__("judging", []), "tasks.rewardbench.judging"),
+    (lambda t: t["judging"].__setitem__("failures", {"api_error": "2"}), "tasks.rewardbench.judging.failures"),
+    (lambda t: t["protocol"].__setitem__("truncate", 512), "tasks.rewardbench.protocol.truncate"),
+    (lambda t: t["diagnostics"]["length_bias"].__setitem__("difference", "big"), "length_bias.difference"),
+    (lambda t: t.__setitem__("usage", {"input_tokens": "many"}), "tasks.rewardbench.usage"),
+    (lambda t: t.__setitem__("ci_method", {"level": 95}), "tasks.rewardbench.ci_method.level"),
 ])
 def test_9_a_bad_summary_stops_leaderboard_and_gate(tmp_path, data, edit, needle):
     ok(run(tmp_path, data, name="base"))
