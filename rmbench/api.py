@@ -147,8 +147,8 @@ async def evaluate_async(model: Any, tasks: Any, *, gen: Mapping[str, Any] | Gen
     - ``model``: ``"provider/name"`` (``openai/gpt-4o-mini``, ``hf/./my-rm``, ``baseline/longest``),
       or a provider object (a ``rmbench.judges.base.BaseProvider``), or a ``Judge``.
     - ``tasks``: task names (``["rewardbench"]`` or ``"rm-bench"``), or ``{name: [Example, ...]}`` for
-      in-memory examples (a registered task's name scores them as that task; any other name as
-      best-of-N accuracy, where a pair is best-of-2).
+      in-memory examples, scored as best-of-N accuracy (a pair is best-of-2) under a name that is
+      not a registered task's (rows for a registered task go through ``data_path``).
     - ``gen``: generation settings (``{"temperature": 0, "max_tokens": 512}``).
     - ``output_dir``: None (default) keeps the run in memory (no run directory, no lock; generative
       judges still read and write the judgment cache unless ``no_cache=True``); a folder writes a

@@ -115,8 +115,7 @@ def load_tasks(config: RunConfig, examples: dict[str, list[Example]] | None = No
     files (``--data-path``) or the hub, with the task's options resolved from its YAML and
     ``--task-args``."""
     if examples is not None:
-        return [memory_task(name, exs, task_args_for(config, get_spec(name).options)
-                            if _registered(name) else {}) for name, exs in examples.items()]
+        return [memory_task(name, exs, dict(config.task_args)) for name, exs in examples.items()]
     paths = resolve_data_paths(config)
     if len(config.tasks) > 1 and config.task_args:
         declared = {k for name in config.tasks for k in get_spec(name).options}
@@ -129,12 +128,6 @@ def load_tasks(config: RunConfig, examples: dict[str, list[Example]] | None = No
         apply_task_args(spec, task_args_for(config, spec.options))
         out.append(load_task(spec, paths[name], demo=demo, seed=config.seed))
     return out
-
-
-def _registered(name: str) -> bool:
-    from rmbench import registry
-
-    return name in registry.task_files()
 
 
 class TaskScoring(NamedTuple):

@@ -121,10 +121,32 @@ def test_in_memory_examples_and_a_provider_object():
     ({"mine": [rmbench.Example(id="x", messages=({"role": "user", "content": "q"},), candidates=("a",),
                                preferred=(0,))]}, "two or more"),
     ({"mine": [rmbench.Example.pair("x", "q", "a", "b"), rmbench.Example.pair("x", "q", "a", "b")]}, "duplicate"),
+    # nothing to get right or wrong
+    ({"mine": [rmbench.Example(id="x", messages=({"role": "user", "content": "q"},), candidates=("a", "b"),
+                               preferred=())]}, "at least one candidate and leave at least one out"),
+    ({"mine": [rmbench.Example(id="x", messages=({"role": "user", "content": "q"},), candidates=("a", "b"),
+                               preferred=(0, 1))]}, "at least one candidate and leave at least one out"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", subset=3)]}, "subset must be a string"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", labels=["domain"])]}, "labels must be a mapping"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", meta={"when": object()})]}, "meta must hold JSON values"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", meta={"w": float("nan")})]}, "meta must hold JSON values"),
+    # a registered task's scoring reads its own rows' labels and layout: never hand-made examples
+    ({"rewardbench": [rmbench.Example.pair("x", "q", "a", "b")]}, "registered task .* data_path="),
 ])
 def test_bad_in_memory_examples_are_one_line_errors(bad, needle):
-    with pytest.raises(UserError, match=needle):
+    with pytest.raises(UserError, match=needle) as err:
         rmbench.evaluate("baseline/longest", bad)
+    assert "\n" not in str(err.value)
+
+
+def test_in_memory_examples_take_no_task_args_and_meta_is_part_of_the_data():
+    exs = [rmbench.Example.pair("a", "q?", chosen="long answer", rejected="no", meta={"src": 1})]
+    with pytest.raises(UserError, match="task_args apply to registered tasks"):
+        rmbench.evaluate("baseline/longest", {"mine": exs}, task_args={"subsets": ["x"]})
+    a = rmbench.evaluate("baseline/longest", {"mine": exs}).summary["run_identity"]
+    b = rmbench.evaluate("baseline/longest", {"mine": [rmbench.Example.pair("a", "q?", chosen="long answer",
+                                                                           rejected="no", meta={"src": 2})]})
+    assert a != b.summary["run_identity"]
 
 
 def test_unknown_settings_and_tasks_are_user_errors():
