@@ -769,7 +769,7 @@ def dry_run(config: RunConfig, *, like: str | None = None, demo: bool = False) -
     use_cache = not config.no_cache and os.path.isfile(cache)
     dry_config = dataclasses.replace(config, output_dir=None, batch=False, no_cache=not use_cache,
                                      cache=cache if use_cache else None, overwrite=False)
-    provider = dry_provider(dry_config)
+    provider = dry_provider(dry_config, batch=config.batch)   # --batch checked as a run would
     per_request, source = _output_per_request(config, like)
     plan = prepare(dry_config, judge=provider, demo=demo)
     if plan.judge.cache is not None:
