@@ -14,6 +14,7 @@ would wake the next sender only after every answer that arrived together was han
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import time
@@ -92,14 +93,20 @@ class Stats:
 class BatchQueue:
     """Collects requests from many coroutines and hands them to a blocking batch function in
     large calls: it waits until the event loop has nothing else to run (every live item is
-    waiting on the judge), then flushes up to ``max_batch`` requests at once."""
+    waiting on the judge), then flushes up to ``max_batch`` requests at once.
 
-    def __init__(self, fn: Callable[[list], list], max_batch: int):
+    With ``lanes`` >= 1, ``fn`` is a coroutine function that runs a batch elsewhere (on a free
+    Ray actor: rmbench/judges/ray_engine.py, which bounds how many run at once) and consecutive
+    full batches run concurrently; see ``_run_lanes``."""
+
+    def __init__(self, fn: Callable[[list], Any], max_batch: int, lanes: int = 0):
         self.fn = fn
         self.max_batch = max(1, max_batch)
+        self.lanes = max(0, lanes)
         self.pending: list[tuple[Any, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self.calls = 0
+        self._tasks: set[asyncio.Task] = set()
 
     async def submit(self, item: Any) -> Any:
         fut = asyncio.get_running_loop().create_future()
@@ -119,6 +126,8 @@ class BatchQueue:
                 stable, last = 0, len(self.pending)
 
     async def _run(self) -> None:
+        if self.lanes:
+            return await self._run_lanes()
         while self.pending:
             await self._settle()
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
@@ -138,6 +147,56 @@ class BatchQueue:
             for (_, fut), res in zip(batch, results):
                 if not fut.done():
                     fut.set_result(res)
+
+    async def _run_lanes(self) -> None:
+        """The calls the blocking loop above would make, in the same order and with the same
+        items, but with consecutive full calls running at once: after a call of ``max_batch``
+        items, the blocking loop makes the next one without letting anything else run, so that
+        call's items are known already and it can go to another lane. Only when fewer than
+        ``max_batch`` items are left would the blocking loop let the judged items move on (and
+        add new requests) first: here too every call under way is awaited, and all their results
+        are handed back in call order, before the queue settles again. A run therefore makes the
+        same engine calls with any number of lanes, and its results are byte-identical."""
+        while self.pending:
+            await self._settle()
+            calls: list[tuple[list, asyncio.Task]] = []
+            while self.pending:
+                batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
+                batch = [(item, fut) for item, fut in batch if not fut.cancelled()]
+                if batch:
+                    self.calls += 1
+                    task = asyncio.ensure_future(self.fn([item for item, _ in batch]))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    calls.append((batch, task))
+                if len(self.pending) < self.max_batch:
+                    break
+            if calls:
+                await asyncio.wait([task for _, task in calls])
+            for batch, task in calls:  # no await from here on: as the blocking loop sets them
+                self._deliver(batch, task)
+
+    @staticmethod
+    def _deliver(batch: list[tuple[Any, asyncio.Future]], task: asyncio.Task) -> None:
+        err = None if task.cancelled() else task.exception()
+        if task.cancelled() or isinstance(err, UserError):  # the engine is gone (e.g. every Ray actor died)
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(err or UserError("the engine call was cancelled"))
+            return
+        results = None if err is not None else task.result()
+        if err is None and len(results) != len(batch):
+            err = RuntimeError(f"batch call returned {len(results)} results for {len(batch)} inputs")
+        for k, (_, fut) in enumerate(batch):
+            if not fut.done():  # one failed batch fails its items, not the run
+                fut.set_result(Failure(API_ERROR, one_line(err)) if err is not None else results[k])
+
+    async def aclose(self) -> None:
+        tasks = [t for t in (self._flusher, *self._tasks) if t is not None and not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Clock:
@@ -403,6 +462,16 @@ class Judge:
             self._batcher = BatchDispatcher(self)
         return self._batcher
 
+    def _local_queue(self, method: str) -> BatchQueue:
+        """The batch queue in front of a local provider's ``generate_batch``/``score_batch``. A
+        provider that runs batches elsewhere (``--engine ray``: rmbench/judges/ray_engine.py)
+        offers ``dispatch(method, items)`` (async) and ``lanes()`` (batches in flight at once)."""
+        dispatch = getattr(self.provider, "dispatch", None)
+        if dispatch is not None:
+            return BatchQueue(functools.partial(dispatch, method), self.provider.max_batch(),
+                              lanes=self.provider.lanes())
+        return BatchQueue(getattr(self.provider, method), self.provider.max_batch())
+
     def store(self, key: str, out: GenOutput) -> None:
         """Account for and cache one fresh output (every path: live, local batch, batch API)."""
         self.stats.add_usage(out.usage)
@@ -427,7 +496,7 @@ class Judge:
             return await self._batch_dispatcher().submit(req, refresh), False
         if self.provider.batched:
             if self._gen_queue is None:
-                self._gen_queue = BatchQueue(self.provider.generate_batch, self.provider.max_batch())
+                self._gen_queue = self._local_queue("generate_batch")
             self.stats.requests += 1
             res = await self._gen_queue.submit(req)
         else:
@@ -502,7 +571,7 @@ class Judge:
     async def score(self, example: Example, index: int, sample: int = 0) -> Score:
         if self.provider.judge_kind == SCALAR:
             if self._score_queue is None:
-                self._score_queue = BatchQueue(self.provider.score_batch, self.provider.max_batch())
+                self._score_queue = self._local_queue("score_batch")
             item = ScoreItem(example_id=example.id, index=index, messages=tuple(example.messages),
                              response=example.candidates[index], task=example.task, meta=example.meta)
             res = await self._score_queue.submit(item)
@@ -533,6 +602,10 @@ class Judge:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.aclose()
+        queues, self._gen_queue, self._score_queue = (self._gen_queue, self._score_queue), None, None
+        for queue in queues:
+            if queue is not None:
+                await queue.aclose()
         if self._batcher is not None:
             await self._batcher.aclose()
         if self.cache is not None:

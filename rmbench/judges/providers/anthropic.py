@@ -35,6 +35,7 @@ import os
 from typing import Any
 
 from rmbench.errors import UserError
+from rmbench.judges import endpoints
 from rmbench.judges.base import BaseProvider, GenOutput, GenRequest, ProviderError
 from rmbench.judges.providers import _api
 
@@ -68,13 +69,13 @@ class Provider(BaseProvider):
             raise UserError(f"unknown --model-args for anthropic/: {', '.join(unknown)} (known: {', '.join(MODEL_ARGS)})")
         self.env_vars_used = [KEY_ENV]
         if config.base_url:
-            url = _api.check_url(config.base_url, "--base-url")
+            urls = endpoints.parse_urls(config.base_url, "--base-url")
         elif os.environ.get(URL_ENV):
-            url = _api.check_url(os.environ[URL_ENV], URL_ENV)
+            urls = endpoints.parse_urls(os.environ[URL_ENV], URL_ENV)
             self.env_vars_used.append(URL_ENV)
         else:
-            url = OFFICIAL_URL
-        self.base_url = url
+            urls = [OFFICIAL_URL]
+        self.base_url = urls[0]  # with several replicas, the first names them (cache identity)
         self._key = _api.api_key(KEY_ENV, "anthropic/")
         default_client = "aiohttp" if _api.aiohttp_transport("anthropic") else "httpx"
         self.http_client = self.model_args.get("http_client") or default_client
@@ -90,6 +91,12 @@ class Provider(BaseProvider):
             self.ignored += [k for k in ("temperature", "top_p") if k in gen]
         self._post_url = ""
         self._clients = _api.LoopClient(self._make_client)
+        # -- several --base-url replicas (rmbench/judges/endpoints.py): routing, health, stats --
+        self._replicas: endpoints.Endpoints | None = None
+        if len(urls) > 1:
+            if config.batch:
+                raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
+            self._replicas = endpoints.Endpoints(urls, self._client_for, self._connection_failed)
 
     @staticmethod
     def _check_thinking(gen: dict[str, Any]) -> None:
@@ -116,13 +123,27 @@ class Provider(BaseProvider):
 
     # -- the request ------------------------------------------------------------------------
     def _make_client(self):
+        client, self._post_url = self._client_for(self.base_url)
+        return client
+
+    def _client_for(self, url: str):
+        """(SDK client for one endpoint, the absolute URL requests are posted to)."""
         timeout = float(self.config.timeout)
-        client = self._sdk.AsyncAnthropic(api_key=self._key, base_url=self.base_url, max_retries=0, timeout=timeout,
+        client = self._sdk.AsyncAnthropic(api_key=self._key, base_url=url, max_retries=0, timeout=timeout,
                                           http_client=_api.http_client(self._sdk, self.http_client, timeout))
         # The request URL resolved once per client, as the SDK would merge it with base_url:
         # posting an absolute URL saves the SDK a URL parse and copy on every request.
-        self._post_url = str(client.base_url).rstrip("/") + "/v1/messages"
-        return client
+        return client, str(client.base_url).rstrip("/") + "/v1/messages"
+
+    def _connection_failed(self, exc: BaseException) -> bool:
+        """No answer came back from the endpoint (refused, reset, unreachable): not a timeout."""
+        if isinstance(exc, ConnectionError):
+            return True
+        return isinstance(exc, self._sdk.APIConnectionError) and not isinstance(exc, self._sdk.APITimeoutError)
+
+    def scale_stats(self) -> dict[str, Any]:
+        """run.json ``stats.endpoints`` with several replicas (see rmbench/judges/endpoints.py)."""
+        return {"endpoints": self._replicas.stats()} if self._replicas is not None else {}
 
     def request_body(self, req: GenRequest) -> dict[str, Any]:
         """The Messages API body for one request (also what a batch request carries)."""
@@ -154,8 +175,11 @@ class Provider(BaseProvider):
         try:
             # The SDK's generic POST (auth, version header, timeout, error classes) with the body
             # built here and the reply read as plain JSON: no typed models on the hot path.
-            client = self._clients.get()
-            data = json.loads(await client.post(self._post_url, cast_to=bytes, body=body))
+            if self._replicas is not None:  # several replicas: least outstanding first, failover
+                raw = await self._replicas.call(lambda client, url: client.post(url, cast_to=bytes, body=body))
+            else:
+                raw = await self._clients.get().post(self._post_url, cast_to=bytes, body=body)
+            data = json.loads(raw)
         except Exception as e:
             raise _api.to_provider_error(e, self._sdk, self._key, KEY_ENV) from None
         return parse_message(data)
@@ -166,6 +190,8 @@ class Provider(BaseProvider):
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+        if self._replicas is not None:
+            await self._replicas.aclose()
 
     # -- Message Batches (--batch) ----------------------------------------------------------
     def batch_poll_seconds(self) -> float:

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rmbench.errors import UserError
+from rmbench.judges import endpoints
 from rmbench.judges.base import BaseProvider, GenOutput, GenRequest, ProviderError
 from rmbench.judges.providers import _api
 
@@ -63,13 +64,13 @@ class Provider(BaseProvider):
             raise UserError(f"unknown --model-args for openai/: {', '.join(unknown)} (known: {', '.join(MODEL_ARGS)})")
         self.env_vars_used = [KEY_ENV]
         if config.base_url:
-            url = _api.check_url(config.base_url, "--base-url")
+            urls = endpoints.parse_urls(config.base_url, "--base-url")
         elif os.environ.get(URL_ENV):
-            url = _api.check_url(os.environ[URL_ENV], URL_ENV)
+            urls = endpoints.parse_urls(os.environ[URL_ENV], URL_ENV)
             self.env_vars_used.append(URL_ENV)
         else:
-            url = OFFICIAL_URL
-        self.base_url = url
+            urls = [OFFICIAL_URL]
+        url = self.base_url = urls[0]  # with several replicas, the first names them (cache identity)
         self.official = (urlsplit(url).hostname or "") == "api.openai.com"
         self._key = _api.api_key(KEY_ENV, "openai/")
         param = self.model_args.get("max_tokens_param") or ("max_completion_tokens" if self.official else "max_tokens")
@@ -85,6 +86,12 @@ class Provider(BaseProvider):
         self._sdk = _api.import_sdk("openai")
         self._post_url = ""
         self._clients = _api.LoopClient(self._make_client)
+        # -- several --base-url replicas (rmbench/judges/endpoints.py): routing, health, stats --
+        self._replicas: endpoints.Endpoints | None = None
+        if len(urls) > 1:
+            if config.batch:
+                raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
+            self._replicas = endpoints.Endpoints(urls, self._client_for, self._connection_failed)
 
     # -- identity ---------------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
@@ -104,13 +111,27 @@ class Provider(BaseProvider):
 
     # -- the request ------------------------------------------------------------------------
     def _make_client(self):
+        client, self._post_url = self._client_for(self.base_url)
+        return client
+
+    def _client_for(self, url: str):
+        """(SDK client for one endpoint, the absolute URL requests are posted to)."""
         timeout = float(self.config.timeout)
-        client = self._sdk.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=0, timeout=timeout,
+        client = self._sdk.AsyncOpenAI(api_key=self._key, base_url=url, max_retries=0, timeout=timeout,
                                        http_client=_api.http_client(self._sdk, self.http_client, timeout))
         # The request URL resolved once per client, as the SDK would merge it with base_url:
         # posting an absolute URL saves the SDK a URL parse and copy on every request.
-        self._post_url = str(client.base_url).rstrip("/") + "/chat/completions"
-        return client
+        return client, str(client.base_url).rstrip("/") + "/chat/completions"
+
+    def _connection_failed(self, exc: BaseException) -> bool:
+        """No answer came back from the endpoint (refused, reset, unreachable): not a timeout."""
+        if isinstance(exc, ConnectionError):
+            return True
+        return isinstance(exc, self._sdk.APIConnectionError) and not isinstance(exc, self._sdk.APITimeoutError)
+
+    def scale_stats(self) -> dict[str, Any]:
+        """run.json ``stats.endpoints`` with several replicas (see rmbench/judges/endpoints.py)."""
+        return {"endpoints": self._replicas.stats()} if self._replicas is not None else {}
 
     def request_body(self, req: GenRequest) -> dict[str, Any]:
         """The chat-completions body for one request (also what a batch file line carries)."""
@@ -131,8 +152,11 @@ class Provider(BaseProvider):
         try:
             # The SDK's generic POST: its auth, headers, timeouts and errors, without the typed
             # parameter and response models (most of its CPU per request); see module doc.
-            client = self._clients.get()
-            data = json.loads(await client.post(self._post_url, cast_to=bytes, body=body))
+            if self._replicas is not None:  # several replicas: least outstanding first, failover
+                raw = await self._replicas.call(lambda client, url: client.post(url, cast_to=bytes, body=body))
+            else:
+                raw = await self._clients.get().post(self._post_url, cast_to=bytes, body=body)
+            data = json.loads(raw)
         except Exception as e:
             raise _api.to_provider_error(e, self._sdk, self._key, KEY_ENV) from None
         return parse_completion(data)
@@ -143,6 +167,8 @@ class Provider(BaseProvider):
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+        if self._replicas is not None:
+            await self._replicas.aclose()
 
     # -- the Batch API (--batch) ------------------------------------------------------------
     def batch_poll_seconds(self) -> float:
