@@ -23,10 +23,10 @@ line) for the HTTP API providers (``openai/``, ``anthropic/``). This is how a ju
   end, and latency quantiles. Replicas are shown by their public URL (no user info or query:
   URLs may carry credentials).
 
-The provider supplies two things: ``make_client(url) -> (client, post_url)`` (an SDK client for
-one replica and the absolute URL to post to) and ``connection_failed(exc) -> bool``; a request
-is ``await endpoints.call(lambda client, post_url: ...)``. With one URL a provider does not use
-this module at all.
+The provider supplies ``make_client(url) -> (client, post_url)`` (an SDK client for one replica
+and the absolute URL to post to) and its SDK's connection error class; a request is
+``await endpoints.call(lambda client, post_url: ...)``. With one URL a provider does not use this
+module at all.
 """
 
 from __future__ import annotations
@@ -58,6 +58,28 @@ def parse_urls(raw: str, flag: str) -> list[str]:
             raise UserError(f"{flag} lists {public_url(u)} twice")
         seen.add(u.rstrip("/"))
     return urls
+
+
+# timeouts that mean the replica is slow, not gone (the SDKs wrap them in their connection error)
+SLOW = ("ReadTimeout", "WriteTimeout", "PoolTimeout")
+
+
+def connection_failed(exc: BaseException, connection_error: type | tuple[type, ...]) -> bool:
+    """Whether no answer came back because the replica could not be reached: refused, reset,
+    closed, unreachable, or no connection in time. The SDKs raise their connection error for all
+    of these (the openai SDK's aiohttp transport calls each a ConnectTimeout); a read timeout
+    inside it means a slow replica and is not one."""
+    if isinstance(exc, ConnectionError):
+        return True
+    if not isinstance(exc, connection_error):
+        return False
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 8:
+        if type(cause).__name__ in SLOW:
+            return False
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return True
 
 
 def _quantiles(xs: list[float]) -> dict[str, float] | None:
@@ -110,9 +132,9 @@ class Endpoints:
     """Least-outstanding-requests routing over replicas, with health checks by backoff and probe."""
 
     def __init__(self, urls: list[str], make_client: Callable[[str], tuple[Any, str]],
-                 connection_failed: Callable[[BaseException], bool], clock: Callable[[], float] = time.monotonic):
+                 connection_error: type | tuple[type, ...], clock: Callable[[], float] = time.monotonic):
         self.endpoints = [Endpoint(i, u, make_client) for i, u in enumerate(urls)]
-        self.connection_failed = connection_failed
+        self.connection_error = connection_error
         self.clock = clock
 
     @property
@@ -170,7 +192,7 @@ class Endpoints:
                 ep.cancelled += 1
                 raise
             except BaseException as e:
-                if not self.connection_failed(e):
+                if not connection_failed(e, self.connection_error):
                     ep.errors += 1
                     self._answered(ep)   # an HTTP error is an answer: the server is up
                     raise

@@ -96,7 +96,7 @@ class Provider(BaseProvider):
         if len(urls) > 1:
             if config.batch:
                 raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
-            self._replicas = endpoints.Endpoints(urls, self._client_for, self._connection_failed)
+            self._replicas = endpoints.Endpoints(urls, self._client_for, self._sdk.APIConnectionError)
 
     @staticmethod
     def _check_thinking(gen: dict[str, Any]) -> None:
@@ -134,12 +134,6 @@ class Provider(BaseProvider):
         # The request URL resolved once per client, as the SDK would merge it with base_url:
         # posting an absolute URL saves the SDK a URL parse and copy on every request.
         return client, str(client.base_url).rstrip("/") + "/v1/messages"
-
-    def _connection_failed(self, exc: BaseException) -> bool:
-        """No answer came back from the endpoint (refused, reset, unreachable): not a timeout."""
-        if isinstance(exc, ConnectionError):
-            return True
-        return isinstance(exc, self._sdk.APIConnectionError) and not isinstance(exc, self._sdk.APITimeoutError)
 
     def scale_stats(self) -> dict[str, Any]:
         """run.json ``stats.endpoints`` with several replicas (see rmbench/judges/endpoints.py)."""
