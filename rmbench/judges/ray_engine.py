@@ -229,6 +229,16 @@ def pool_settings(ray: Any, args: dict) -> PoolSettings:
                         batch_retries=_number(args, "batch_retries", DEFAULT_BATCH_RETRIES, int, 0))
 
 
+def check_fits(ray: Any, s: PoolSettings) -> None:
+    total = ray.cluster_resources()
+    for what, each in (("GPU", s.gpus), ("CPU", s.cpus)):
+        have = float(total.get(what, 0) or 0)
+        if each * s.replicas > have:
+            raise UserError(f"--engine ray: {s.replicas} replicas x {each:g} {what} need {each * s.replicas:g} {what}, "
+                            f"and this machine's Ray has {have:g} (set --model-args replicas, gpus_per_replica or "
+                            "cpus_per_replica, or join a cluster with --ray-address)")
+
+
 def _kill(ray: Any, handles: list, shutdown: bool) -> None:
     for h in handles:
         try:
@@ -413,10 +423,21 @@ class RayProvider(BaseProvider):
         super().__init__(name, config)
         self.ray = ray = require_ray()
         own = {k: v for k, v in config.model_args.items() if k not in POOL_ARGS}
+        settings_args = dict(config.model_args)
+        if prefix == "vllm" and "distributed_executor_backend" not in own and \
+                _number(own, "tensor_parallel_size", 1, int, 1) * _number(own, "pipeline_parallel_size", 1, int, 1) > 1:
+            own["distributed_executor_backend"] = "mp"   # vLLM's Ray backend cannot start inside an actor
         self.inner = dataclasses.replace(config, engine="local", ray_address=None, model_args=own)
         self.started_ray = connect(ray, config.ray_address)
         self.address = config.ray_address
-        self.pool = ActorPool(ray, self.inner, pool_settings(ray, config.model_args))
+        try:
+            settings = pool_settings(ray, settings_args)
+            if self.started_ray:   # a local instance has what it has: refuse what can never start
+                check_fits(ray, settings)
+        except BaseException:
+            _kill(ray, [], self.started_ray)
+            raise
+        self.pool = ActorPool(ray, self.inner, settings)
         try:
             info = self.pool.start()
         except BaseException:

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,12 +23,10 @@ import pytest
 from tests import rb_fixture
 from tests.helpers import REPO, run_cli, write_json
 
-ray = pytest.importorskip("ray")
-
-
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray instance for the module (2 CPUs: one per actor), shut down after it."""
+    ray = pytest.importorskip("ray")
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
              runtime_env={"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}})
@@ -168,3 +167,61 @@ def test_engine_flags_are_checked(tmp_path, rb_data, args, message, monkeypatch)
                   "--quiet", *args)
     assert res.returncode == 2 and message in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_without_ray_installed_the_extra_is_named(tmp_path, rb_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)   # import ray fails as when it is not installed
+    res = run_cli("run", "--model", "hf/x", "--task", "rewardbench", "--data-path", str(rb_data), "--output-dir",
+                  str(tmp_path), "--quiet", "--engine", "ray")
+    assert res.returncode == 2
+    assert res.stderr.strip() == "rmbench: error: --engine ray needs the 'ray' extra: pip install 'rmbench[ray]'"
+
+
+class _Cluster:
+    """What pool_settings reads of a Ray cluster: its total resources."""
+
+    def __init__(self, **resources):
+        self.resources = resources
+
+    def cluster_resources(self):
+        return dict(self.resources)
+
+
+@pytest.mark.parametrize("resources, args, want", [
+    ({"CPU": 2}, {}, (1, 0.0, 1.0)),                                   # no GPU: one CPU actor
+    ({"CPU": 64, "GPU": 8}, {}, (8, 1.0, 1.0)),                        # one actor per GPU
+    ({"CPU": 64, "GPU": 8}, {"tensor_parallel_size": 2}, (4, 2.0, 1.0)),
+    ({"CPU": 64, "GPU": 8}, {"tensor_parallel_size": 2, "pipeline_parallel_size": 2}, (2, 4.0, 1.0)),
+    ({"CPU": 64, "GPU": 8}, {"replicas": 3, "gpus_per_replica": 2, "cpus_per_replica": 4}, (3, 2.0, 4.0)),
+    ({"CPU": 4}, {"replicas": 2, "gpus_per_replica": 0.5}, (2, 0.5, 1.0)),
+])
+def test_pool_size_and_resources(resources, args, want):
+    from rmbench.judges.ray_engine import pool_settings
+
+    s = pool_settings(_Cluster(**resources), args)
+    assert (s.replicas, s.gpus, s.cpus) == want
+    assert (s.max_restarts, s.batch_retries) == (3, 3)
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"replicas": 0}, "--model-args replicas=0: --engine ray expects a whole number >= 1"),
+    ({"replicas": 1.5}, "--model-args replicas=1.5: --engine ray expects a whole number >= 1"),
+    ({"gpus_per_replica": -1}, "--model-args gpus_per_replica=-1: --engine ray expects a number >= 0"),
+    ({"max_restarts": "x"}, "--model-args max_restarts='x': --engine ray expects a whole number >= 0"),
+])
+def test_bad_pool_settings_are_one_line_errors(args, message):
+    from rmbench.errors import UserError
+    from rmbench.judges.ray_engine import pool_settings
+
+    with pytest.raises(UserError) as e:
+        pool_settings(_Cluster(CPU=2), args)
+    assert str(e.value) == message
+
+
+def test_a_local_ray_refuses_a_pool_it_cannot_hold():
+    from rmbench.errors import UserError
+    from rmbench.judges.ray_engine import PoolSettings, check_fits
+
+    check_fits(_Cluster(CPU=2), PoolSettings(replicas=2, gpus=0, cpus=1, max_restarts=3, batch_retries=3))
+    with pytest.raises(UserError, match=r"2 replicas x 1 GPU need 2 GPU, and this machine's Ray has 0"):
+        check_fits(_Cluster(CPU=2), PoolSettings(replicas=2, gpus=1, cpus=1, max_restarts=3, batch_retries=3))
