@@ -33,7 +33,8 @@ on a cluster with GPUs, else 0), ``cpus_per_replica`` (1), ``max_restarts`` (3),
 ``batch_retries`` (3).
 
 run.json ``stats.ray``: replicas, batches, batches re-sent, actor deaths and restarts, and per
-actor the batches, items and seconds of work it did.
+actor the batches, items and seconds of work it did and its engine's own statistics;
+``stats.provider``: those statistics added up over the actors (counts, seconds, rates).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class EngineWorker:
         except Exception as e:
             self.error = f"--engine ray: the engine failed to start on an actor ({_one_line(e)})"
 
-    def _stats(self) -> dict[str, int]:
+    def _stats(self) -> dict[str, Any]:
         fn = getattr(self.provider, "run_stats", None)
         return dict(fn()) if fn is not None else {}
 
@@ -117,7 +118,7 @@ class EngineWorker:
         return {**base, "batched": bool(getattr(p, "batched", False)), "judge_kind": p.judge_kind,
                 "cache_identity": p.cache_identity(), "describe": p.describe(), "max_batch": p.max_batch(),
                 "env_vars_used": list(getattr(p, "env_vars_used", []) or []), "tokenizer": tokenizer,
-                "remote_tokens": remote_tokens, "has_run_stats": hasattr(p, "run_stats"),
+                "remote_tokens": remote_tokens, "has_run_stats": hasattr(p, "run_stats"), "stats": self._stats(),
                 "module": type(p).__module__}
 
     def _apply(self, calls: Sequence[tuple]) -> list[Any]:
@@ -135,9 +136,8 @@ class EngineWorker:
         return results, self.provider.describe(), self.provider.cache_identity()
 
     def run(self, method: str, items: list, calls: Sequence[tuple]) -> tuple:
-        """(status, results or error text, provider statistics added, incarnation, seconds)."""
+        """(status, results or error text, the provider's statistics so far, incarnation, seconds)."""
         t0 = time.perf_counter()
-        before = self._stats()
         try:
             self._apply(calls)
             out = getattr(self.provider, method)(items)
@@ -146,9 +146,7 @@ class EngineWorker:
             status: str = "ok"
         except Exception as e:   # as the local batch queue does: the batch's items fail, not the run
             out, status = _one_line(e), "error"
-        after = self._stats()
-        delta = {k: int(v) - int(before.get(k, 0)) for k, v in after.items()}
-        return status, out, delta, self.incarnation, time.perf_counter() - t0
+        return status, out, self._stats(), self.incarnation, time.perf_counter() - t0
 
     def count_tokens(self, text: str) -> list[int]:
         return list(self.provider.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -185,11 +183,29 @@ class Slot:
     busy_seconds: float = 0.0
     deaths: int = 0
     restarts: int = 0
+    # the provider's run_stats() as last reported by each incarnation of this actor
+    provider: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def stats(self) -> dict[str, Any]:
-        return {"index": self.index, "node": self.node, "batches": self.batches, "items": self.items,
-                "busy_seconds": round(self.busy_seconds, 3), "deaths": self.deaths, "restarts": self.restarts,
-                "alive": self.state != DEAD}
+        d = {"index": self.index, "node": self.node, "batches": self.batches, "items": self.items,
+             "busy_seconds": round(self.busy_seconds, 3), "deaths": self.deaths, "restarts": self.restarts,
+             "alive": self.state != DEAD}
+        if self.provider:
+            d["provider"] = add_up(self.provider.values())
+        return d
+
+
+def add_up(snapshots) -> dict[str, Any]:
+    """Several engines' run_stats() as one: numbers added (counts, seconds, and rates, which add
+    up to the pool's throughput), anything else as the first engine gave it."""
+    out: dict[str, Any] = {}
+    for snap in snapshots:
+        for k, v in snap.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and isinstance(out.get(k, 0), (int, float)):
+                out[k] = out.get(k, 0) + v
+            else:
+                out.setdefault(k, v)
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
 @dataclasses.dataclass
@@ -293,6 +309,7 @@ class ActorPool:
             if "error" in info:
                 raise UserError(info["error"])
             slot.pid, slot.node, slot.incarnation = info["pid"], info["node"], info["incarnation"]
+            slot.provider[info["incarnation"]] = info["stats"]
             infos.append(info)
         return infos[0]
 
@@ -330,21 +347,21 @@ class ActorPool:
         async with cond:
             cond.notify_all()
 
-    async def run(self, method: str, items: list, calls: list[tuple]) -> tuple[str, Any, dict[str, int]]:
-        """(status, results or error text, provider statistics added) for one batch."""
+    async def run(self, method: str, items: list, calls: list[tuple]) -> tuple[str, Any]:
+        """(status, results or error text) for one batch."""
         losses = 0
         while True:
             slot = await self._acquire()
             self.batches += 1
             try:
-                status, out, delta, incarnation, seconds = await slot.handle.run.remote(method, items, calls)
+                status, out, snapshot, incarnation, seconds = await slot.handle.run.remote(method, items, calls)
             except self.lost_errors as e:
                 losses += 1
                 self.resent += 1
                 self._lost(slot)
                 await self._notify()
                 if losses > self.settings.batch_retries:
-                    return "lost", f"an engine actor died {losses} times while running this batch ({_one_line(e)})", {}
+                    return "lost", f"an engine actor died {losses} times while running this batch ({_one_line(e)})"
                 continue
             slot.state = IDLE
             if incarnation != slot.incarnation:   # restarted between two of our calls
@@ -353,8 +370,9 @@ class ActorPool:
             slot.batches += 1
             slot.items += len(items)
             slot.busy_seconds += seconds
+            slot.provider[incarnation] = snapshot
             await self._notify()
-            return status, out, delta
+            return status, out
 
     def _lost(self, slot: Slot) -> None:
         """The actor died under a batch: Ray restarts it (max_restarts); until it answers again
@@ -451,7 +469,6 @@ class RayProvider(BaseProvider):
         self._max_batch = int(info["max_batch"])
         self.env_vars_used = info["env_vars_used"]
         self.setup_calls: list[tuple] = []
-        self.counts: dict[str, int] = {}
         if info["tokenizer"] is not None:
             self.tokenizer = pickle.loads(info["tokenizer"])
         elif info["remote_tokens"]:
@@ -485,9 +502,7 @@ class RayProvider(BaseProvider):
 
     async def dispatch(self, method: str, items: list) -> list:
         """One batch (``generate_batch`` or ``score_batch``) on a free actor."""
-        status, out, delta = await self.pool.run(method, list(items), list(self.setup_calls))
-        for k, v in delta.items():
-            self.counts[k] = self.counts.get(k, 0) + v
+        status, out = await self.pool.run(method, list(items), list(self.setup_calls))
         if status != "ok":   # the provider raised (as a local batch queue fails the batch), or actors kept dying
             return [Failure(API_ERROR, str(out)[:500])] * len(items)
         return out
@@ -499,17 +514,18 @@ class RayProvider(BaseProvider):
         return self._blocking("score_batch", items)
 
     def _blocking(self, method: str, items: Sequence) -> list:
-        status, out, delta, _, _ = self.ray.get(self.pool.live()[0].handle.run.remote(method, list(items),
-                                                                                        list(self.setup_calls)))
-        for k, v in delta.items():
-            self.counts[k] = self.counts.get(k, 0) + v
+        slot = self.pool.live()[0]
+        status, out, snapshot, incarnation, _ = self.ray.get(slot.handle.run.remote(method, list(items),
+                                                                                     list(self.setup_calls)))
+        slot.provider[incarnation] = snapshot
         if status != "ok":
             raise RuntimeError(out)
         return out
 
     # -- statistics ---------------------------------------------------------------------------------
-    def run_stats(self) -> dict[str, int]:   # replaced by None when the provider keeps none
-        return dict(self.counts)
+    def run_stats(self) -> dict[str, Any]:   # replaced by None when the provider keeps none
+        """The actors' engines' statistics added up (each actor's own: stats.ray.actors)."""
+        return add_up(snap for slot in self.pool.slots for snap in slot.provider.values())
 
     def scale_stats(self) -> dict[str, Any]:
         return {"ray": {**self.pool.stats(), "address": scrub_text(self.address) if self.address else None}}

@@ -212,3 +212,15 @@ def test_bad_endpoint_lists_are_one_line_errors(servers, tmp_path, base_url, mes
 def test_batch_api_takes_one_endpoint(servers, tmp_path):
     res = _run(tmp_path, _urls(servers[:2]), _data(tmp_path, 2), "r", "--batch")
     assert res.returncode == 2 and "--batch" in res.stderr and "one --base-url" in res.stderr
+
+
+def test_anthropic_spreads_over_replicas_too(servers, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", TEST_KEY)
+    urls = ",".join(s.anthropic_base_url for s in servers[:2])
+    res = run_cli("run", "--model", "anthropic/fake-judge", "--base-url", urls, "--task", "rewardbench",
+                  "--data-path", str(_data(tmp_path, 12)), "--output-dir", str(tmp_path / "out"), "--run-name", "r",
+                  "--cache", str(tmp_path / "cache.sqlite"), "--quiet", "--concurrency", "4")
+    assert res.returncode == 0, res.stderr
+    stats = _run_json(tmp_path)["stats"]["endpoints"]
+    assert [e["ok"] for e in stats] == [s.count(path="/v1/messages") for s in servers[:2]]
+    assert sum(e["ok"] for e in stats) == 24 and min(e["ok"] for e in stats) >= 8

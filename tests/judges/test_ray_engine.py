@@ -225,3 +225,11 @@ def test_a_local_ray_refuses_a_pool_it_cannot_hold():
     check_fits(_Cluster(CPU=2), PoolSettings(replicas=2, gpus=0, cpus=1, max_restarts=3, batch_retries=3))
     with pytest.raises(UserError, match=r"2 replicas x 1 GPU need 2 GPU, and this machine's Ray has 0"):
         check_fits(_Cluster(CPU=2), PoolSettings(replicas=2, gpus=1, cpus=1, max_restarts=3, batch_retries=3))
+
+
+def test_engine_statistics_add_up_over_actors():
+    from rmbench.judges.ray_engine import add_up
+
+    assert add_up([{"too_long": 1, "prompt_seconds": 0.25, "backend": "cpu"},
+                   {"too_long": 2, "prompt_seconds": 0.5, "backend": "cpu", "calls": 3}, {}]) == \
+        {"too_long": 3, "prompt_seconds": 0.75, "backend": "cpu", "calls": 3}
