@@ -9,8 +9,8 @@ makes several engine calls (the calls a one-process run makes: see rmbench/judge
 ``BatchQueue._run_lanes``), which is what lets the actors work at once.
 
 Reported per run: the judging wall time from run.json (``stats.wall_seconds``: from the first
-request to the last record, without starting the actors), the batches each actor ran and the
-seconds it computed, and whether the records are byte-identical to the 1-actor run (they must
+request to the last record, without starting the actors), the driver's CPU time over it, the
+batches each actor ran and the seconds it computed, and whether the records are byte-identical to the 1-actor run (they must
 be). The ratio 2 actors / 1 actor is the figure for bench/RESULTS.md: 0.5 is perfect scaling.
 The machine is shared with other jobs, so the load average is printed too; run it a few times.
 
@@ -66,6 +66,7 @@ def run(model: Path, data: Path, out: Path, name: str, replicas: int) -> dict:
     asyncio.run(run_plan(plan, progress=False))
     info = json.loads((out / name / "run.json").read_text())
     return {"start_s": started, "wall_s": info["stats"]["wall_seconds"], "ray": info["stats"]["ray"],
+            "driver_cpu_s": info["stats"]["cpu_seconds"],
             "records": (out / name / "records.jsonl").read_bytes()}
 
 
@@ -86,13 +87,13 @@ def main() -> None:
           f"ray {ray.__version__}; load average {os.getloadavg()[0]:.1f}")
     print(f"work: {N} examples x 2 orders, greedy max_tokens={TOKENS}, max_batch={MAX_BATCH}, batch_size={BATCH}, "
           f"hidden={HIDDEN}")
-    print("| actors | actors started (s) | judging wall (s) | batches per actor | compute s per actor |")
-    print("|---|---|---|---|---|")
+    print("| actors | actors started (s) | judging wall (s) | driver CPU (s) | batches per actor | compute s per actor |")
+    print("|---|---|---|---|---|---|")
     for n, r in ((1, one), (2, two)):
         actors = r["ray"]["actors"]
         batches = ", ".join(str(a["batches"]) for a in actors)
         busy = ", ".join(f"{a['busy_seconds']:.2f}" for a in actors)
-        print(f"| {n} | {r['start_s']:.1f} | {r['wall_s']:.2f} | {batches} | {busy} |")
+        print(f"| {n} | {r['start_s']:.1f} | {r['wall_s']:.2f} | {r['driver_cpu_s']:.2f} | {batches} | {busy} |")
     print(f"ratio 2 actors / 1 actor (judging wall): {two['wall_s'] / one['wall_s']:.3f}; records identical: "
           f"{one['records'] == two['records']}")
 

@@ -95,18 +95,17 @@ class BatchQueue:
     large calls: it waits until the event loop has nothing else to run (every live item is
     waiting on the judge), then flushes up to ``max_batch`` requests at once.
 
-    With ``lanes`` >= 1, ``fn`` is a coroutine function that runs a batch elsewhere (on a free
-    Ray actor: rmbench/judges/ray_engine.py, which bounds how many run at once) and consecutive
-    full batches run concurrently; see ``_run_lanes``."""
+    With ``many``, ``fn`` takes several batches at once and returns, per batch, its results or
+    the exception that failed it, running them concurrently (``--engine ray``: one per actor,
+    rmbench/judges/ray_engine.py); see ``_run_many``."""
 
-    def __init__(self, fn: Callable[[list], Any], max_batch: int, lanes: int = 0):
+    def __init__(self, fn: Callable[[list], Any], max_batch: int, many: bool = False):
         self.fn = fn
         self.max_batch = max(1, max_batch)
-        self.lanes = max(0, lanes)
+        self.many = many
         self.pending: list[tuple[Any, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self.calls = 0
-        self._tasks: set[asyncio.Task] = set()
 
     async def submit(self, item: Any) -> Any:
         fut = asyncio.get_running_loop().create_future()
@@ -126,8 +125,8 @@ class BatchQueue:
                 stable, last = 0, len(self.pending)
 
     async def _run(self) -> None:
-        if self.lanes:
-            return await self._run_lanes()
+        if self.many:
+            return await self._run_many()
         while self.pending:
             await self._settle()
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
@@ -148,55 +147,47 @@ class BatchQueue:
                 if not fut.done():
                     fut.set_result(res)
 
-    async def _run_lanes(self) -> None:
-        """The calls the blocking loop above would make, in the same order and with the same
-        items, but with consecutive full calls running at once: after a call of ``max_batch``
-        items, the blocking loop makes the next one without letting anything else run, so that
-        call's items are known already and it can go to another lane. Only when fewer than
-        ``max_batch`` items are left would the blocking loop let the judged items move on (and
-        add new requests) first: here too every call under way is awaited, and all their results
-        are handed back in call order, before the queue settles again. A run therefore makes the
-        same engine calls with any number of lanes, and its results are byte-identical."""
+    async def _run_many(self) -> None:
+        """The calls the loop above makes, with the same items in the same order, but each run
+        of consecutive full calls (those the loop makes one after the other without letting
+        anything else run: after a call of ``max_batch`` items it takes the next at once) handed
+        to ``fn`` together, which runs them concurrently (one per Ray actor) and returns when all
+        are done. Nothing else runs meanwhile in either case, so a run makes the same engine calls
+        with one worker or many, and its results are byte-identical."""
         while self.pending:
             await self._settle()
-            calls: list[tuple[list, asyncio.Task]] = []
+            chain: list[list[tuple[Any, asyncio.Future]]] = []
             while self.pending:
                 batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
                 batch = [(item, fut) for item, fut in batch if not fut.cancelled()]
                 if batch:
-                    self.calls += 1
-                    task = asyncio.ensure_future(self.fn([item for item, _ in batch]))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                    calls.append((batch, task))
+                    chain.append(batch)
                 if len(self.pending) < self.max_batch:
                     break
-            if calls:
-                await asyncio.wait([task for _, task in calls])
-            for batch, task in calls:  # no await from here on: as the blocking loop sets them
-                self._deliver(batch, task)
-
-    @staticmethod
-    def _deliver(batch: list[tuple[Any, asyncio.Future]], task: asyncio.Task) -> None:
-        err = None if task.cancelled() else task.exception()
-        if task.cancelled() or isinstance(err, UserError):  # the engine is gone (e.g. every Ray actor died)
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(err or UserError("the engine call was cancelled"))
-            return
-        results = None if err is not None else task.result()
-        if err is None and len(results) != len(batch):
-            err = RuntimeError(f"batch call returned {len(results)} results for {len(batch)} inputs")
-        for k, (_, fut) in enumerate(batch):
-            if not fut.done():  # one failed batch fails its items, not the run
-                fut.set_result(Failure(API_ERROR, one_line(err)) if err is not None else results[k])
+            if not chain:
+                continue
+            self.calls += len(chain)
+            try:
+                outcomes = self.fn([[item for item, _ in batch] for batch in chain])
+            except UserError as e:  # the engine is gone (e.g. every Ray actor died): the run stops
+                for batch in chain:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(e)
+                continue
+            except Exception as e:
+                outcomes = [e] * len(chain)
+            for batch, out in zip(chain, outcomes):
+                if not isinstance(out, BaseException) and len(out) != len(batch):
+                    out = RuntimeError(f"batch call returned {len(out)} results for {len(batch)} inputs")
+                for k, (_, fut) in enumerate(batch):
+                    if not fut.done():  # one failed call fails its items, not the run
+                        fut.set_result(Failure(API_ERROR, one_line(out)) if isinstance(out, BaseException) else out[k])
 
     async def aclose(self) -> None:
-        tasks = [t for t in (self._flusher, *self._tasks) if t is not None and not t.done()]
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
 
 class Clock:
@@ -464,12 +455,11 @@ class Judge:
 
     def _local_queue(self, method: str) -> BatchQueue:
         """The batch queue in front of a local provider's ``generate_batch``/``score_batch``. A
-        provider that runs batches elsewhere (``--engine ray``: rmbench/judges/ray_engine.py)
-        offers ``dispatch(method, items)`` (async) and ``lanes()`` (batches in flight at once)."""
-        dispatch = getattr(self.provider, "dispatch", None)
-        if dispatch is not None:
-            return BatchQueue(functools.partial(dispatch, method), self.provider.max_batch(),
-                              lanes=self.provider.lanes())
+        provider that runs several batches at once elsewhere (``--engine ray``:
+        rmbench/judges/ray_engine.py) offers ``run_batches(method, batches)``."""
+        run_batches = getattr(self.provider, "run_batches", None)
+        if run_batches is not None:
+            return BatchQueue(functools.partial(run_batches, method), self.provider.max_batch(), many=True)
         return BatchQueue(getattr(self.provider, method), self.provider.max_batch())
 
     def store(self, key: str, out: GenOutput) -> None:

@@ -12,13 +12,16 @@ the cache, the run directory, the records and the summary; it is their only writ
 tokenizer are the actors' own, so records, summary.json and the cache keys are those of the
 same run without Ray, and a run may be resumed or merged across engines.
 
-Dispatch. The Judge's batch queue (rmbench/judges/engine.py, ``BatchQueue`` with ``lanes``)
-sends up to one batch per actor at once, each an even share of what is waiting, to whichever
-actor is free. Results do not depend on which actor computed them or on what else was in their
-batch for batch-invariant engines: hf/ scalar and DPO scores, greedy generation, vLLM with
-per-request seeds (and ``VLLM_BATCH_INVARIANT=1`` for sampled runs; see docs/vllm.md). hf/'s
-sampled generation seeds each batch as a whole, so a sampled hf/ run repeats exactly only with
-the same batches (``--engine local``).
+Dispatch. The Judge's batch queue (rmbench/judges/engine.py, ``BatchQueue(many=True)``)
+makes exactly the engine calls a one-process run makes, with the same items in the same order:
+the calls that a one-process run makes back to back (a round's full calls of ``max_batch``
+items, between which nothing else runs) are handed to ``run_batches`` together and run at once,
+one per free actor; the driver waits for all of them, as it waits for one local call. So the
+actors compute what one process would, call for call, and the results are byte-identical for
+any engine that gives the same output for the same call (hf/ scalar, DPO and generative, greedy
+or sampled; llamacpp/; vLLM as far as it repeats itself, see docs/vllm.md). The speed-up comes
+from rounds with several full calls: ``max_batch`` at most (examples in flight x requests per
+example) / replicas (docs/scale-out.md).
 
 Faults. Actors are started with ``max_restarts``: an actor whose process dies (killed, out of
 memory, a lost node) is restarted by Ray, reloading its model. The batches it was running are
@@ -39,7 +42,7 @@ actor the batches, items and seconds of work it did and its engine's own statist
 
 from __future__ import annotations
 
-import asyncio
+import collections
 import dataclasses
 import os
 import pickle
@@ -51,9 +54,8 @@ from typing import Any, Sequence
 from rmbench import registry
 from rmbench.config import RunConfig
 from rmbench.errors import MissingExtraError, UserError
-from rmbench.judges.base import BaseProvider, Failure
+from rmbench.judges.base import BaseProvider, ProviderError
 from rmbench.redaction import scrub_text
-from rmbench.types import API_ERROR
 
 #: --model-args the pool reads (VOLATILE_MODEL_ARGS in rmbench/config.py lists them too)
 POOL_ARGS = ("replicas", "gpus_per_replica", "cpus_per_replica", "max_restarts", "batch_retries")
@@ -266,8 +268,8 @@ def _kill(ray: Any, handles: list, shutdown: bool) -> None:
 
 
 class ActorPool:
-    """N engine actors; ``run`` sends one batch to a free actor and re-sends it when the actor
-    dies while running it."""
+    """N engine actors; ``run`` runs several batches at once, one per free actor, and re-sends a
+    batch whose actor died under it."""
 
     def __init__(self, ray: Any, config: RunConfig, settings: PoolSettings, log=None):
         self.ray = ray
@@ -281,10 +283,7 @@ class ActorPool:
             if isinstance(c, type))
         self.batches = 0
         self.resent = 0
-        self.fatal: UserError | None = None
-        self._cond: asyncio.Condition | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._revivals: set[asyncio.Task] = set()
+        self.probes: dict[Any, Slot] = {}   # info() calls to actors Ray is restarting
 
     # -- starting ---------------------------------------------------------------------------------
     def start(self) -> dict[str, Any]:
@@ -323,93 +322,94 @@ class ActorPool:
     def live(self) -> list[Slot]:
         return [s for s in self.slots if s.state != DEAD]
 
-    # -- dispatching --------------------------------------------------------------------------------
-    def _condition(self) -> asyncio.Condition:
-        loop = asyncio.get_running_loop()
-        if self._cond is None or self._loop is not loop:
-            self._cond, self._loop = asyncio.Condition(), loop
-        return self._cond
-
-    async def _acquire(self) -> Slot:
-        cond = self._condition()
-        async with cond:
-            while True:
-                if self.fatal is not None:
-                    raise self.fatal
-                for slot in self.slots:
-                    if slot.state == IDLE:
-                        slot.state = BUSY
-                        return slot
-                await cond.wait()
-
-    async def _notify(self) -> None:
-        cond = self._condition()
-        async with cond:
-            cond.notify_all()
-
-    async def run(self, method: str, items: list, calls: list[tuple]) -> tuple[str, Any]:
-        """(status, results or error text) for one batch."""
-        losses = 0
-        while True:
-            slot = await self._acquire()
-            self.batches += 1
-            try:
-                status, out, snapshot, incarnation, seconds = await slot.handle.run.remote(method, items, calls)
-            except self.lost_errors as e:
-                losses += 1
-                self.resent += 1
-                self._lost(slot)
-                await self._notify()
-                if losses > self.settings.batch_retries:
-                    return "lost", f"an engine actor died {losses} times while running this batch ({_one_line(e)})"
-                continue
-            slot.state = IDLE
-            if incarnation != slot.incarnation:   # restarted between two of our calls
-                slot.incarnation = incarnation
-                slot.restarts += 1
-            slot.batches += 1
-            slot.items += len(items)
-            slot.busy_seconds += seconds
-            slot.provider[incarnation] = snapshot
-            await self._notify()
-            return status, out
+    # -- running batches ----------------------------------------------------------------------------
+    def run(self, method: str, batches: list[list], calls: list[tuple]) -> list[tuple[str, Any]]:
+        """Every batch on an actor, as many at once as actors are free; returns per batch
+        (status, results or error text) when all are done. An actor that dies under a batch is
+        restarted by Ray; the batch goes at once to the next free actor."""
+        out: list[tuple[str, Any] | None] = [None] * len(batches)
+        todo = collections.deque(range(len(batches)))
+        losses = [0] * len(batches)
+        running: dict[Any, tuple[Slot, int]] = {}
+        while todo or running:
+            for slot in self.slots:
+                if not todo:
+                    break
+                if slot.state == IDLE:
+                    k = todo.popleft()
+                    try:
+                        ref = slot.handle.run.remote(method, batches[k], calls)
+                    except Exception as e:   # the batch cannot be sent (e.g. it does not serialize)
+                        out[k] = ("error", _one_line(e))
+                        continue
+                    slot.state = BUSY
+                    self.batches += 1
+                    running[ref] = (slot, k)
+            if not running and not self.probes:
+                if todo:   # no actor left, none restarting
+                    raise UserError("--engine ray: every engine actor has died (max_restarts exhausted); what was "
+                                    "judged so far is kept - rerun the same command to resume")
+                break
+            ready, _ = self.ray.wait([*running, *self.probes], num_returns=1)
+            for ref in ready:
+                if ref in self.probes:
+                    self._revived(self.probes.pop(ref), ref)
+                    continue
+                slot, k = running.pop(ref)
+                try:
+                    status, result, snapshot, incarnation, seconds = self.ray.get(ref)
+                except self.lost_errors as e:
+                    self._lost(slot)
+                    losses[k] += 1
+                    if losses[k] > self.settings.batch_retries:
+                        out[k] = ("lost", f"an engine actor died {losses[k]} times while running this batch "
+                                          f"({_one_line(e)})")
+                    else:
+                        self.resent += 1
+                        todo.appendleft(k)
+                    continue
+                except Exception as e:   # the actor could not run the call at all
+                    slot.state = IDLE
+                    out[k] = ("error", _one_line(e))
+                    continue
+                slot.state = IDLE
+                if incarnation != slot.incarnation:   # restarted between two of our calls
+                    slot.incarnation = incarnation
+                    slot.restarts += 1
+                slot.batches += 1
+                slot.items += len(batches[k])
+                slot.busy_seconds += seconds
+                slot.provider[incarnation] = snapshot
+                out[k] = (status, result)
+        return out  # type: ignore[return-value]
 
     def _lost(self, slot: Slot) -> None:
-        """The actor died under a batch: Ray restarts it (max_restarts); until it answers again
-        it gets no work. A revival that fails means it is gone for good."""
+        """The actor died under a batch: Ray restarts it (max_restarts), reloading the model;
+        it gets work again once it answers. If it does not come back, it is gone for good."""
         slot.deaths += 1
         slot.state = RESTARTING
-        task = asyncio.ensure_future(self._revive(slot))
-        self._revivals.add(task)
-        task.add_done_callback(self._revivals.discard)
+        self.probes[slot.handle.info.remote()] = slot
 
-    async def _revive(self, slot: Slot) -> None:
+    def _revived(self, slot: Slot, ref: Any) -> None:
         try:
-            info = await slot.handle.info.remote()
+            info = self.ray.get(ref)
         except self.lost_errors:
             info = None
         if info is None or "error" in info:
             slot.state = DEAD
-            if not self.live():
-                self.fatal = UserError("--engine ray: every engine actor has died (max_restarts exhausted); what "
-                                       "was judged so far is kept - rerun the same command to resume")
-        else:
-            slot.state = IDLE
-            slot.pid, slot.node = info["pid"], info["node"]
-            if info["incarnation"] != slot.incarnation:
-                slot.incarnation = info["incarnation"]
-                slot.restarts += 1
-        await self._notify()
+            return
+        slot.state = IDLE
+        slot.pid, slot.node = info["pid"], info["node"]
+        if info["incarnation"] != slot.incarnation:
+            slot.incarnation = info["incarnation"]
+            slot.restarts += 1
+            slot.provider[info["incarnation"]] = info["stats"]
 
     def stats(self) -> dict[str, Any]:
         return {"replicas": len(self.slots), "gpus_per_replica": self.settings.gpus,
                 "cpus_per_replica": self.settings.cpus, "batches": self.batches, "resent_batches": self.resent,
                 "actor_deaths": sum(s.deaths for s in self.slots), "restarts": sum(s.restarts for s in self.slots),
                 "actors": [s.stats() for s in self.slots]}
-
-    def cancel(self) -> None:
-        for t in list(self._revivals):
-            t.cancel()
 
 
 class RemoteTokenizer:
@@ -419,7 +419,7 @@ class RemoteTokenizer:
         self.ray, self.pool = ray, pool
 
     def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
-        slot = self.pool.live()[0]
+        slot = next((s for s in self.pool.slots if s.state == IDLE), None) or self.pool.live()[0]
         return {"input_ids": self.ray.get(slot.handle.count_tokens.remote(text))}
 
 
@@ -469,10 +469,16 @@ class RayProvider(BaseProvider):
         self._max_batch = int(info["max_batch"])
         self.env_vars_used = info["env_vars_used"]
         self.setup_calls: list[tuple] = []
+        tokenizer: Any = None
         if info["tokenizer"] is not None:
-            self.tokenizer = pickle.loads(info["tokenizer"])
+            try:
+                tokenizer = pickle.loads(info["tokenizer"])
+            except Exception:   # e.g. the engine's tokenizer class is not installed on the driver
+                tokenizer = RemoteTokenizer(ray, self.pool)
         elif info["remote_tokens"]:
-            self.tokenizer = RemoteTokenizer(ray, self.pool)
+            tokenizer = RemoteTokenizer(ray, self.pool)
+        if tokenizer is not None:
+            self.tokenizer = tokenizer
         if not info["has_run_stats"]:
             self.run_stats = None   # the runner reads getattr(provider, "run_stats", None)
         self._closed = False
@@ -496,31 +502,29 @@ class RayProvider(BaseProvider):
         return bool(results[-1])
 
     # -- work ---------------------------------------------------------------------------------------
-    def lanes(self) -> int:
-        """How many batches the Judge's queue may have in flight at once: one per actor."""
-        return len(self.pool.slots)
-
-    async def dispatch(self, method: str, items: list) -> list:
-        """One batch (``generate_batch`` or ``score_batch``) on a free actor."""
-        status, out = await self.pool.run(method, list(items), list(self.setup_calls))
-        if status != "ok":   # the provider raised (as a local batch queue fails the batch), or actors kept dying
-            return [Failure(API_ERROR, str(out)[:500])] * len(items)
+    def run_batches(self, method: str, batches: list[list]) -> list[list | BaseException]:
+        """Several ``generate_batch``/``score_batch`` calls at once, one per free actor (the
+        Judge's batch queue hands over the calls a one-process run would make back to back)."""
+        out: list[list | BaseException] = []
+        for status, result in self.pool.run(method, [list(b) for b in batches], list(self.setup_calls)):
+            if status == "ok":
+                out.append(result)
+            else:   # the provider raised (a local batch queue fails the batch too), or actors kept dying;
+                # a ProviderError's text is shown as is: the actor wrote it as a local run would
+                out.append(ProviderError(str(result)[:500]))
         return out
 
     def generate_batch(self, reqs: Sequence) -> list:
-        return self._blocking("generate_batch", reqs)
+        return self._one("generate_batch", reqs)
 
     def score_batch(self, items: Sequence) -> list:
-        return self._blocking("score_batch", items)
+        return self._one("score_batch", items)
 
-    def _blocking(self, method: str, items: Sequence) -> list:
-        slot = self.pool.live()[0]
-        status, out, snapshot, incarnation, _ = self.ray.get(slot.handle.run.remote(method, list(items),
-                                                                                     list(self.setup_calls)))
-        slot.provider[incarnation] = snapshot
-        if status != "ok":
-            raise RuntimeError(out)
-        return out
+    def _one(self, method: str, items: Sequence) -> list:
+        (result,) = self.run_batches(method, [list(items)])
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     # -- statistics ---------------------------------------------------------------------------------
     def run_stats(self) -> dict[str, Any]:   # replaced by None when the provider keeps none
@@ -534,7 +538,6 @@ class RayProvider(BaseProvider):
         if self._closed:
             return
         self._closed = True
-        self.pool.cancel()
         live = [s.handle.close.remote() for s in self.pool.slots if s.state in (IDLE, BUSY)]
         try:
             self.ray.get(live, timeout=30)
