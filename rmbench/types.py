@@ -111,6 +111,7 @@ class Judgment:
     error: str | None = None
     usage: dict | None = None
     cached: bool = False
+    p_labels: dict[str, float] | None = None  # --gen logprobs: probability of each label at the verdict
 
     def to_json(self) -> dict:
         d = {"first": self.first, "second": self.second, "sample": self.sample, "status": self.status,
@@ -121,6 +122,8 @@ class Judgment:
             d["error"] = self.error
         if self.usage:
             d["usage"] = self.usage
+        if self.p_labels is not None:
+            d["p_labels"] = self.p_labels
         return d
 
 
@@ -136,6 +139,8 @@ class Score:
     error: str | None = None
     usage: dict | None = None
     cached: bool = False
+    p_labels: dict[str, float] | None = None  # --gen logprobs: probability of each rating value
+    expected: float | None = None             # the probability-weighted rating
 
     def to_json(self) -> dict:
         d = {"index": self.index, "value": self.value, "status": self.status}
@@ -147,6 +152,9 @@ class Score:
             d["error"] = self.error
         if self.usage:
             d["usage"] = self.usage
+        if self.p_labels is not None:
+            d["p_labels"] = self.p_labels
+            d["expected"] = self.expected
         return d
 
 

@@ -19,8 +19,9 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 # the real RM-Bench / RMB files: ../shared/data beside the repository, or RMBENCH_TEST_DATA (a git
-# worktree elsewhere points it at the shared folder)
-SHARED_DATA = Path(os.environ.get("RMBENCH_TEST_DATA") or REPO.parent / "shared" / "data")
+# worktree elsewhere points it at the shared folder; RMBENCH_SHARED_DATA is read too)
+SHARED_DATA = Path(os.environ.get("RMBENCH_TEST_DATA") or os.environ.get("RMBENCH_SHARED_DATA")
+                   or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -85,3 +86,15 @@ def fake_api(fake_api_server, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     yield fake_api_server
     fake_api_server.reset()
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """The tiny random models of tests/judges/tiny_models.py, built once per session."""
+    pytest.importorskip("transformers")
+    import transformers
+
+    from tests.judges.tiny_models import tiny_models_at
+
+    transformers.utils.logging.disable_progress_bar()
+    return tiny_models_at(tmp_path_factory.getbasetemp() / "tiny-models")

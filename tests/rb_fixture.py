@@ -39,3 +39,11 @@ CHAT_HARD = (1.0 * 100 + 0.0 * 37) / (100 + 37)
 SAFETY = (0.0 * 136 + 1.0 * 250) / (136 + 250)
 REASONING = (0.5 * 984 + 1.0 * 164) / (984 + 164)
 SCORE = (CHAT + CHAT_HARD + SAFETY + REASONING) / 4
+
+
+def many(n: int) -> list[dict]:
+    """``n`` rows cycling through the plan, each with its own id and prompt (every section is
+    present and the score under baseline/longest is known)."""
+    base = rows()
+    return [{**base[k % len(base)], "id": k, "prompt": f"{base[k % len(base)]['prompt']} (variant {k})"}
+            for k in range(n)]

@@ -77,6 +77,26 @@ def test_to_pandas_has_a_row_per_judgment(data):
     assert df["raw"].eq("Verdict: [[A]]").all()
 
 
+def test_to_pandas_rows_for_picks_and_preferred_pairs(tmp_path):
+    class AlwaysA(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="Response A is best.\n[[A]]", finish_reason="stop")
+
+    res = rmbench.evaluate(AlwaysA("always-a"), ["rewardbench2"], demo=True, protocol="official", no_cache=True)
+    df = res.to_pandas()
+    picks = df[df["kind"] == "pick"]
+    assert len(picks) and set(picks["status"]) == {"ok"}
+    # the chosen completion (index 0) is preferred: A is right exactly where it was shown first
+    assert (picks["judgment_correct"] == picks["order"].map(lambda o: o[0] == 0)).all()
+    assert (picks["winner"] == picks["order"].map(lambda o: o[0])).all()
+    # a pair of two preferred candidates says nothing about the judgment
+    rec = {"task": "t", "subset": "s", "id": "x", "result": {"correct": 1.0}, "preferred": [0, 1],
+           "pairs": [{"i": 0, "j": 1, "judgments": [{"first": 0, "second": 1, "status": "ok", "winner": 0}]},
+                     {"i": 0, "j": 2, "judgments": [{"first": 2, "second": 0, "status": "ok", "winner": 2}]}]}
+    df = rmbench.Result(summary={"tasks": {}}, records=[rec]).to_pandas()
+    assert df["judgment_correct"].tolist() == [None, False]
+
+
 def test_in_memory_examples_and_a_provider_object():
     class Longer(BaseProvider):
         kind = SCALAR
@@ -101,10 +121,32 @@ def test_in_memory_examples_and_a_provider_object():
     ({"mine": [rmbench.Example(id="x", messages=({"role": "user", "content": "q"},), candidates=("a",),
                                preferred=(0,))]}, "two or more"),
     ({"mine": [rmbench.Example.pair("x", "q", "a", "b"), rmbench.Example.pair("x", "q", "a", "b")]}, "duplicate"),
+    # nothing to get right or wrong
+    ({"mine": [rmbench.Example(id="x", messages=({"role": "user", "content": "q"},), candidates=("a", "b"),
+                               preferred=())]}, "at least one candidate and leave at least one out"),
+    ({"mine": [rmbench.Example(id="x", messages=({"role": "user", "content": "q"},), candidates=("a", "b"),
+                               preferred=(0, 1))]}, "at least one candidate and leave at least one out"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", subset=3)]}, "subset must be a string"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", labels=["domain"])]}, "labels must be a mapping"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", meta={"when": object()})]}, "meta must hold JSON values"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a", "b", meta={"w": float("nan")})]}, "meta must hold JSON values"),
+    # a registered task's scoring reads its own rows' labels and layout: never hand-made examples
+    ({"rewardbench": [rmbench.Example.pair("x", "q", "a", "b")]}, "registered task .* data_path="),
 ])
 def test_bad_in_memory_examples_are_one_line_errors(bad, needle):
-    with pytest.raises(UserError, match=needle):
+    with pytest.raises(UserError, match=needle) as err:
         rmbench.evaluate("baseline/longest", bad)
+    assert "\n" not in str(err.value)
+
+
+def test_in_memory_examples_take_no_task_args_and_meta_is_part_of_the_data():
+    exs = [rmbench.Example.pair("a", "q?", chosen="long answer", rejected="no", meta={"src": 1})]
+    with pytest.raises(UserError, match="task_args apply to registered tasks"):
+        rmbench.evaluate("baseline/longest", {"mine": exs}, task_args={"subsets": ["x"]})
+    a = rmbench.evaluate("baseline/longest", {"mine": exs}).summary["run_identity"]
+    b = rmbench.evaluate("baseline/longest", {"mine": [rmbench.Example.pair("a", "q?", chosen="long answer",
+                                                                           rejected="no", meta={"src": 2})]})
+    assert a != b.summary["run_identity"]
 
 
 def test_unknown_settings_and_tasks_are_user_errors():
@@ -179,3 +221,75 @@ def test_in_a_jupyter_kernel(tmp_path, data):
     assert any("judging" in o.get("text", "") for o in out if o.get("name") == "stderr")   # tqdm.auto progress
     expected = rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data)).summary
     assert float(printed.strip().splitlines()[-1]) == round(expected["tasks"]["rewardbench"]["score"], 6)
+
+
+def test_failed_and_finished_runs_release_the_cache(tmp_path, data, monkeypatch):
+    """A notebook that retries after a bad row, or evaluates every checkpoint, must not pile up
+    open cache files: the judge is released when prepare fails and when a run ends."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    bad = write_json(tmp_path / "bad.json", [{"prompt": "q", "chosen": 1, "rejected": "b", "subset": "s", "id": 0}])
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data))   # warm up imports
+    before = open_files()
+    for _ in range(5):
+        with pytest.raises(UserError, match="row 0"):
+            rmbench.evaluate("openai/x", ["rewardbench"], data_path=str(bad), cache=str(tmp_path / "c.sqlite"))
+
+    class Judge(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="[[A]]", finish_reason="stop")
+
+    for _ in range(3):
+        rmbench.evaluate(Judge("a"), ["rewardbench"], data_path=str(data), cache=str(tmp_path / "c.sqlite"))
+    assert open_files() <= before + 1
+
+
+def test_two_provider_classes_with_one_name_never_share_answers(data, tmp_path):
+    """A provider object of the user's own is named by its class in full, and is not cached at
+    all unless it says what determines its answers (cache_identity)."""
+    class SaysA(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="[[A]]", finish_reason="stop")
+
+    class SaysB(BaseProvider):
+        async def agenerate(self, req):
+            return GenOutput(text="[[B]]", finish_reason="stop")
+
+    cache = str(tmp_path / "c.sqlite")
+    a = rmbench.evaluate(SaysA("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    b = rmbench.evaluate(SaysB("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    assert {j["raw"] for r in b.records for p in r["pairs"] for j in p["judgments"]} == {"[[B]]"}
+    assert a.summary["judge"]["provider"] != b.summary["judge"]["provider"]
+
+    class Cached(SaysA):
+        def cache_identity(self):
+            return {"provider": "mine", "model": self.name, "checkpoint": 7}
+
+    calls = []
+
+    class Counting(Cached):
+        async def agenerate(self, req):
+            calls.append(1)
+            return await super().agenerate(req)
+
+    rmbench.evaluate(Counting("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    n = len(calls)
+    rmbench.evaluate(Counting("judge"), ["rewardbench"], data_path=str(data), cache=cache)
+    assert n == 2 * 16 and len(calls) == n          # the second run is served from the cache
+
+
+def test_a_provider_built_with_other_settings_is_refused(data):
+    from rmbench.config import RunConfig
+    from rmbench.judges.providers import baseline
+
+    p = baseline.Provider("random", RunConfig(model="baseline/random", tasks=["rewardbench"], seed=0))
+    with pytest.raises(UserError, match="seed: 0 vs 1"):
+        rmbench.evaluate(p, ["rewardbench"], data_path=str(data), seed=1)
+    for seed in (0, 1):   # built with the run's settings: the same numbers as the model named by a string
+        own = baseline.Provider("random", RunConfig(model="baseline/random", tasks=["rewardbench"], seed=seed))
+        got = rmbench.evaluate(own, ["rewardbench"], data_path=str(data), seed=seed).summary["tasks"]["rewardbench"]
+        want = rmbench.evaluate("baseline/random", ["rewardbench"], data_path=str(data), seed=seed).summary
+        assert got["score"] == want["tasks"]["rewardbench"]["score"]

@@ -55,6 +55,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     a.add_argument("--retry-failed", action="store_true", help="re-ask only judgments that failed in an earlier run")
     a.add_argument("--batch", action="store_true", help="use the provider's batch API (half price, slower)")
     a.add_argument("--price", help="IN,OUT: USD per million input/output tokens, for a cost line")
+    d = p.add_argument_group("dry run")
+    d.add_argument("--dry-run", action="store_true", help="load the data, render every prompt and count the "
+                   "requests, tokens and price; send nothing, write nothing")
+    d.add_argument("--like", metavar="RUN_DIR", help="with --dry-run: estimate output tokens from an earlier run "
+                   "of the same model")
+    d.add_argument("--format", choices=["text", "json"], default="text",
+                   help="with --dry-run: a short report (default) or one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     return p
 
@@ -109,6 +116,38 @@ def build_config(args):
         ray_address=args.ray_address)
 
 
+def _dry_run(config, args) -> int:
+    import json
+
+    from rmbench.runner import dry_run
+    from rmbench.store.cost import money
+
+    res = dry_run(config, like=args.like)
+    if args.format == "json":
+        print(json.dumps(res, indent=2, ensure_ascii=False))
+        return 0
+
+    def num(x) -> str:
+        return "—" if x is None else f"{x:,}"
+
+    rows = [[t, num(b["requests"]), num(b["input_tokens"]), num(b["output_tokens_estimate"]),
+             "—" if b["usd_estimate"] is None else money(b["usd_estimate"])] for t, b in res["by_task"].items()]
+    rows.append(["total", num(res["requests"]), num(res["input_tokens"]), num(res["output_tokens_estimate"]),
+                 "—" if res["usd_estimate"] is None else money(res["usd_estimate"])])
+    from rmbench.reports.tables import gfm_table
+
+    print(f"Dry run of {config.model} on {', '.join(config.tasks)}: nothing was sent or written.\n")
+    print(gfm_table(["task", "requests", "input tokens", "output tokens (est.)", "USD (est.)"], rows))
+    print(f"\nInput tokens counted with {res['input_tokens_counted_with']}.")
+    if res.get("output_tokens_from"):
+        print(f"Output tokens: {res['output_tokens_from']}.")
+    if res.get("cached"):
+        print(f"{res['cached']:,} answers are already in the cache and would not be asked again.")
+    for note in res.get("notes") or []:
+        print(f"Note: {note}.")
+    return 0
+
+
 def main(args) -> int:
     import sys
 
@@ -116,6 +155,12 @@ def main(args) -> int:
     from rmbench.store.files import read_text
 
     config = build_config(args)
+    if args.like and not args.dry_run:
+        from rmbench.errors import UserError
+
+        raise UserError("--like goes with --dry-run")
+    if args.dry_run:
+        return _dry_run(config, args)
     path = run(config, argv=["rmbench"] + sys.argv[1:], show_progress=None if not args.quiet else False)
     if not args.quiet:
         print(read_text(path / "summary.md"))

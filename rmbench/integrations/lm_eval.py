@@ -132,6 +132,7 @@ def write_task(out_dir: Path, name: str, *, data_path: str | None = None, demo: 
     for key in metrics:
         lines += [f"  - metric: {key}", f"    aggregation: !function utils.agg_{task_name}__{key}",
                   "    higher_is_better: true"]
+    plan.judge.discard()
     lines += ["metadata:", f"  version: {float(spec.version)}"]
     (out_dir / f"{task_name}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return task_name

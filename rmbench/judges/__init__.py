@@ -57,7 +57,7 @@ def build_judge(config: RunConfig, provider: BaseProvider | None = None) -> Judg
     elif config.prompt:
         raise UserError(f"--prompt has no effect on the scalar judge {config.model}")
     cache = None
-    if provider.judge_kind != SCALAR and not config.no_cache:
+    if provider.judge_kind != SCALAR and not config.no_cache and provider.cacheable():
         try:
             cache = Cache(config.cache or default_cache_path())
         except Exception as e:

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
 
 from rmbench.config import GenConfig, RunConfig
+from rmbench.errors import UserError
 
 GENERATIVE = "generative"
 SCALAR = "scalar"
+PROVIDERS_PACKAGE = "rmbench.judges.providers"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class GenRequest:
     gen: GenConfig
     sample: int = 0
     key: str = ""  # cache key; also a stable id for batch APIs
+    task: str = ""  # the task of the example asking (for accounting; never part of the cache key)
 
 
 @dataclass
@@ -37,8 +40,9 @@ class GenOutput:
     finish_reason: str | None = None  # "stop", "length", "refusal", "content_filter", ...
     usage: dict[str, int] | None = None
     reasoning: str | None = None  # separate reasoning/thinking text when the API returns it
-    # with --gen logprobs=true: per generated token, in order, token text -> logprob of the top
-    # alternatives at that position (the sampled token included)
+    #: With ``--gen logprobs=true``: for each generated token position, in order, token text ->
+    #: log-probability over the top alternatives there (the sampled token included). Token
+    #: texts are incremental (what the token adds to the text; see judges/logprobs.py).
     logprobs: list[dict[str, float]] | None = None
 
     def to_json(self) -> dict:
@@ -53,8 +57,9 @@ class GenOutput:
 
     @classmethod
     def from_json(cls, d: dict) -> "GenOutput":
+        lp = d.get("logprobs")
         return cls(text=d.get("text", ""), finish_reason=d.get("finish_reason"), usage=d.get("usage"),
-                   reasoning=d.get("reasoning"), logprobs=d.get("logprobs"))
+                   reasoning=d.get("reasoning"), logprobs=lp if isinstance(lp, list) else None)
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ class BaseProvider:
     batched: ClassVar[bool] = False
     #: Environment variables the provider reads (names are recorded in run.json, never values).
     env_vars: ClassVar[tuple[str, ...]] = ()
+    #: True when ``agenerate``/``generate_batch`` fill ``GenOutput.logprobs`` for ``--gen logprobs=true``.
+    gives_logprobs: ClassVar[bool] = False
 
     def __init__(self, name: str, config: RunConfig | None = None):
         self.name = name
@@ -96,16 +103,40 @@ class BaseProvider:
         self.model_args = dict(config.model_args) if config is not None else {}
         self.judge_kind = self.kind
 
+    #: the settings a provider reads when it is built or when it answers (seeds, generation)
+    BOUND_SETTINGS = ("model_args", "seed", "gen", "max_length", "judge_type", "base_url")
+
     def bind(self, config: RunConfig) -> None:
-        """Give a provider built without settings (the Python API) the run's settings."""
-        if self.config is None:
-            self.config = config
-            self.model_args = dict(config.model_args)
+        """Give a provider handed to the Python API the run's settings. One built with settings
+        of its own must agree with the run's where it reads them: otherwise the run would record
+        one seed and answer with another."""
+        if self.config is not None and self.config is not config:
+            mine, theirs = self.config.to_json(), config.to_json()
+            differ = [k for k in self.BOUND_SETTINGS if mine.get(k) != theirs.get(k)]
+            if differ:
+                raise UserError(f"the provider object was built with other settings than the run's "
+                                f"({', '.join(f'{k}: {mine.get(k)!r} vs {theirs.get(k)!r}' for k in differ)}); "
+                                "build it without a config, or with the run's")
+        self.config = config
+        self.model_args = dict(config.model_args)
 
     # -- identity -----------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
-        """What, besides the request, determines an output (provider, model, endpoint)."""
-        return {"provider": type(self).__module__.rsplit(".", 1)[-1], "model": self.name}
+        """What, besides the request, determines an output (provider, model, endpoint). A class
+        from outside rmbench's providers is named in full (module and class), so two classes that
+        share a model name never share answers."""
+        cls = type(self)
+        if cls.__module__.startswith(PROVIDERS_PACKAGE + "."):
+            return {"provider": cls.__module__.rsplit(".", 1)[-1], "model": self.name}
+        return {"provider": f"{cls.__module__}.{cls.__qualname__}", "model": self.name}
+
+    def cacheable(self) -> bool:
+        """Whether answers may go to the shared judgment cache: rmbench's own providers, and any
+        provider that says what determines its answers by defining ``cache_identity``. A provider
+        object of a user's own without one is not cached (its name alone may not tell two
+        checkpoints apart)."""
+        cls = type(self)
+        return cls.__module__.startswith(PROVIDERS_PACKAGE + ".") or cls.cache_identity is not BaseProvider.cache_identity
 
     def describe(self) -> dict[str, Any]:
         """Provider facts for run.json (never secrets)."""

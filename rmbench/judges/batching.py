@@ -258,8 +258,10 @@ class BatchDispatcher:
             self.recovered.update(out[0])
 
     async def _retrying(self, fn: Callable[[], Awaitable[Any]], what: str) -> Any:
-        """One batch API call with the Judge's retry policy. A key or permission problem
-        (401/403/404 on a call that is not retryable) stops the run with a one-line error."""
+        """One batch API call under the Judge's retry policy (the one the live request pool
+        uses). A key or permission problem stops the run with a one-line error."""
+        from rmbench.judges.engine import fatal_http
+
         judge = self.judge
         attempt = 0
         while True:
@@ -269,14 +271,14 @@ class BatchDispatcher:
                 raise
             except Exception as e:
                 retryable, after = self.provider.classify_error(e)
-                if not retryable or attempt >= judge.config.max_retries:
-                    if getattr(e, "http_status", None) in (401, 403, 404):
+                delay = judge.retry.delay(retryable, attempt, after)
+                if delay is None:
+                    if fatal_http(e, retryable):
                         raise UserError(f"--batch: {what} failed: {str(e).splitlines()[0]}"[:500]) from None
                     raise
-            delay = after if after is not None else min(60.0, judge.retry_base * (2 ** attempt))
             attempt += 1
             judge.stats.retries += 1
-            await judge.clock.sleep(delay * (1.0 + 0.25 * judge._rng.random()))
+            await judge.clock.sleep(delay)
 
     async def aclose(self) -> None:
         for t in (self._flusher, self._recovery):

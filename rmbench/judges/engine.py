@@ -26,7 +26,8 @@ from rmbench.contracts import LISTWISE, PAIRWISE, POINTWISE
 from rmbench.errors import UserError
 from rmbench.judges.base import SCALAR, BaseProvider, Failure, GenOutput, GenRequest, ProviderError, ScoreItem
 from rmbench.judges.cache import Cache, cache_key
-from rmbench.judges.parsers import get_parser
+from rmbench.judges.logprobs import label_probs, rating_probs, rating_scale
+from rmbench.judges.parsers import find_verdict
 from rmbench.judges.prompts import BEST_OF_N, RATING, JudgeTemplate
 from rmbench.judges.prompts import PAIRWISE as PAIRWISE_TEMPLATE
 from rmbench.types import (
@@ -80,6 +81,8 @@ class Stats:
     tokens: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     batch: dict[str, int] = field(default_factory=dict)  # batch API progress: submitted, done, failed
+    p_labels_asked: int = 0    # --gen logprobs: verdicts whose output carried log-probabilities
+    p_labels_found: int = 0    # ... and whose verdict token was located (p_labels recorded)
 
     def add_usage(self, usage: dict | None) -> None:
         for k, v in (usage or {}).items():
@@ -190,6 +193,33 @@ class BatchQueue:
             await asyncio.gather(self._flusher, return_exceptions=True)
 
 
+@dataclass
+class RetryPolicy:
+    """The one retry rule for every provider call, live requests (``RequestPool``) and batch
+    API calls (``batching.BatchDispatcher``) alike: a retryable failure is tried again up to
+    ``max_retries`` times, after the server's Retry-After when it gave one, else after
+    ``base`` * 2^attempt seconds (at most ``MAX_BACKOFF``); either wait gets up to 25 % jitter."""
+
+    max_retries: int
+    base: float = DEFAULT_RETRY_BASE
+    rng: random.Random = field(default_factory=random.Random)
+    max_backoff: float = MAX_BACKOFF
+
+    def delay(self, retryable: bool, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before trying again after failed attempt number ``attempt`` (0 for
+        the first try), or None when the call has failed for good."""
+        if not retryable or attempt >= self.max_retries:
+            return None
+        wait = retry_after if retry_after is not None else min(self.max_backoff, self.base * (2 ** attempt))
+        return wait * (1.0 + 0.25 * self.rng.random())
+
+
+def fatal_http(exc: BaseException, retryable: bool) -> bool:
+    """A non-retryable authentication / permission / not-found answer: asking again, or asking
+    anything else with the same key and model, fails the same way."""
+    return not retryable and getattr(exc, "http_status", None) in FATAL_HTTP
+
+
 class Clock:
     """How the Judge waits before a retry: real event-loop timers. A Judge's ``clock`` may be
     replaced by any object with these two methods (the tests use one that records each wait
@@ -271,7 +301,7 @@ class RequestPool:
         if self.fatal is not None:
             fut.set_exception(self.fatal)
             return
-        status, http = API_ERROR, None
+        status, fatal = API_ERROR, False
         t0 = time.perf_counter()
         stats.requests += 1
         try:
@@ -285,14 +315,14 @@ class RequestPool:
             err = one_line(e)
             if isinstance(e, ProviderError) and e.status:
                 status = e.status
-            http = getattr(e, "http_status", None)
+            fatal = fatal_http(e, retryable)
         else:
             stats.latencies.append(time.perf_counter() - t0)
             self._streak = (None, 0)
             if not fut.done():
                 fut.set_result(out)
             return
-        if not retryable and http in FATAL_HTTP:
+        if fatal:
             self._note_fatal(err)
         else:
             self._streak = (None, 0)
@@ -301,11 +331,10 @@ class RequestPool:
         if self.fatal is not None:
             fut.set_exception(self.fatal)
             return
-        if not retryable or attempt >= judge.config.max_retries:
+        delay = judge.retry.delay(retryable, attempt, after)
+        if delay is None:
             fut.set_result(Failure(status, err))
             return
-        delay = after if after is not None else min(MAX_BACKOFF, judge.retry_base * (2 ** attempt))
-        delay = delay * (1.0 + 0.25 * judge._rng.random())  # jitter
         stats.retries += 1
         handle = judge.clock.call_later(self.loop, delay, self._requeue, (req, fut, attempt + 1))
         self._timers.add(handle)
@@ -350,11 +379,12 @@ class Judge:
         # rmbench/protocol/official.py: e.g. best-of-n for RewardBench 2, rating for its Ties)
         self.task_templates: dict[str, dict[str, JudgeTemplate]] = {}
         self.task_modes: dict[str, str] = {}   # tasks whose mode differs from ``mode``
-        self.retry_base = retry_base()
+        self.retry = RetryPolicy(config.max_retries, retry_base(), random.Random(config.seed))
+        # --gen logprobs with a provider that fills them: a cached output without them is a miss
+        self._wants_logprobs = bool(config.gen.logprobs) and provider.gives_logprobs
         self._pool: RequestPool | None = None
         self._gen_queue: BatchQueue | None = None
         self._score_queue: BatchQueue | None = None
-        self._rng = random.Random(config.seed)
         self.batch_api = bool(config.batch)
         if self.batch_api and not getattr(provider, "batch_api", False):
             raise UserError(f"--batch: the {provider.cache_identity().get('provider', 'this')}/ provider has no "
@@ -469,7 +499,8 @@ class Judge:
             self.cache.put(key, out.to_json())
 
     async def generate(self, messages: Sequence[dict], sample: int, template: JudgeTemplate | None,
-                       refresh: Callable[[GenOutput], bool] | None = None) -> tuple[GenOutput | Failure, bool]:
+                       refresh: Callable[[GenOutput], bool] | None = None,
+                       task: str = "") -> tuple[GenOutput | Failure, bool]:
         """One generation through the cache; returns (output or failure, came from cache)."""
         gen = self._gen_for(sample)
         key = cache_key({**self.provider.cache_identity(), "messages": list(messages), "gen": gen.set_fields(),
@@ -478,10 +509,12 @@ class Judge:
             hit = self.cache.get(key)
             if hit is not None:
                 out = GenOutput.from_json(hit)
-                if refresh is None or not refresh(out):
+                if self._wants_logprobs and out.logprobs is None:
+                    pass  # stored without log-probabilities: ask again (the fresh answer replaces it)
+                elif refresh is None or not refresh(out):
                     self.stats.cache_hits += 1
                     return out, True
-        req = GenRequest(messages=tuple(messages), gen=gen, sample=sample, key=key)
+        req = GenRequest(messages=tuple(messages), gen=gen, sample=sample, key=key, task=task)
         if self.batch_api:  # the dispatcher stores what it gets back (and what a resumed batch held)
             return await self._batch_dispatcher().submit(req, refresh), False
         if self.provider.batched:
@@ -497,18 +530,37 @@ class Judge:
         return res, False
 
     def _interpret(self, out: GenOutput, template: JudgeTemplate) -> tuple[str, str | None]:
+        return self._read(out, template)[:2]
+
+    def _read(self, out: GenOutput, template: JudgeTemplate) -> tuple[str, str | None, int | None]:
+        """(status, label, offset of the label in the text) for one output; a tie verdict is
+        status ``tie`` with the template's tie label."""
         if out.finish_reason == "length":
-            return TRUNCATED, None
+            return TRUNCATED, None, None
         if out.finish_reason in ("refusal", "content_filter"):
-            return REFUSED, None
+            return REFUSED, None, None
         if not (out.text or "").strip():
-            return EMPTY, None
-        label, status = get_parser(template.parser)(out.text, template.verdicts)
+            return EMPTY, None, None
+        label, status, start = find_verdict(template.parser, out.text, template.verdicts)
         if status != OK:
-            return UNPARSED, None
+            return UNPARSED, None, None
         if template.tie_label is not None and label == template.tie_label:
-            return TIE, label
-        return OK, label
+            return TIE, label, start
+        return OK, label, start
+
+    def _verdict_probs(self, out: GenOutput, template: JudgeTemplate, start: int | None):
+        """``--gen logprobs``: label probabilities at the verdict (None when the output has no
+        log-probabilities or the verdict token cannot be told); for ratings (p_labels, expected)."""
+        if not self.gen.logprobs or start is None or out.logprobs is None:
+            return None
+        self.stats.p_labels_asked += 1
+        if template.mode == RATING:
+            found = rating_probs(out.text, out.logprobs, start, rating_scale(template.meta))
+        else:
+            found = label_probs(out.text, out.logprobs, template.verdicts, start)
+        if found is not None:
+            self.stats.p_labels_found += 1
+        return found
 
     def _refresh_failed(self, template: JudgeTemplate) -> Callable[[GenOutput], bool] | None:
         if not self.config.retry_failed:
@@ -522,18 +574,18 @@ class Judge:
             raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; comparing two responses needs a "
                             "pairwise one")
         msgs = tmpl.render(example.messages, (example.candidates[cmp.first], example.candidates[cmp.second]))
-        res, cached = await self.generate(msgs, cmp.sample, tmpl, self._refresh_failed(tmpl))
+        res, cached = await self.generate(msgs, cmp.sample, tmpl, self._refresh_failed(tmpl), example.task)
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Judgment(cmp.first, cmp.second, cmp.sample, status=res.status, error=res.error)
-        status, label = self._interpret(res, tmpl)
+        status, label, start = self._read(res, tmpl)
         winner = None
         if status == OK:
             winner = cmp.first if label == tmpl.labels[0] else cmp.second
         elif is_failure(status):
             self.stats.fail(status)
         return Judgment(cmp.first, cmp.second, cmp.sample, status=status, winner=winner, label=label,
-                        raw=res.text, usage=res.usage, cached=cached)
+                        raw=res.text, usage=res.usage, cached=cached, p_labels=self._verdict_probs(res, tmpl, start))
 
     async def pick(self, example: Example, listing: Listing) -> Pick:
         """Every candidate in one message, in ``listing.order``; the verdict names one label."""
@@ -543,11 +595,11 @@ class Judge:
                             "best-of-n one")
         order = listing.order
         msgs = tmpl.render(example.messages, tuple(example.candidates[i] for i in order))
-        res, cached = await self.generate(msgs, listing.sample, tmpl, self._refresh_failed(tmpl))
+        res, cached = await self.generate(msgs, listing.sample, tmpl, self._refresh_failed(tmpl), example.task)
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Pick(order, listing.sample, status=res.status, error=res.error)
-        status, label = self._interpret(res, tmpl)
+        status, label, start = self._read(res, tmpl)
         winner = None
         if status == OK and label in tmpl.labels[:len(order)]:
             winner = order[tmpl.labels.index(label)]
@@ -577,18 +629,33 @@ class Judge:
             raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; scoring one response needs a "
                             "rating template")
         msgs = tmpl.render(example.messages, (example.candidates[index],))
-        res, cached = await self.generate(msgs, sample, tmpl, self._refresh_failed(tmpl))
+        res, cached = await self.generate(msgs, sample, tmpl, self._refresh_failed(tmpl), example.task)
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Score(index, sample, None, res.status, error=res.error)
-        status, label = self._interpret(res, tmpl)
+        status, label, start = self._read(res, tmpl)
         if status != OK:
             status = UNPARSED if status == TIE else status
             self.stats.fail(status)
             return Score(index, sample, None, status, raw=res.text, usage=res.usage, cached=cached)
-        return Score(index, sample, float(label), OK, raw=res.text, usage=res.usage, cached=cached)
+        probs = self._verdict_probs(res, tmpl, start)
+        p_labels, expected = probs if probs is not None else (None, None)
+        return Score(index, sample, float(label), OK, raw=res.text, usage=res.usage, cached=cached,
+                     p_labels=p_labels, expected=expected)
 
-    async def aclose(self) -> None:
+    def discard(self, provider: bool = True) -> None:
+        """Release what the judge holds (the cache's writer thread and file and, with
+        ``provider``, the provider's resources) when a run ends early or is over: a failed check
+        in ``prepare``, a refused run directory, the end of a run. Safe to call more than once.
+        A provider the caller built and handed in (the Python API) is the caller's to close."""
+        if self.cache is not None:
+            self.cache.close()
+        if provider:
+            self.provider.close()
+
+    async def aclose(self, provider: bool = True) -> None:
+        """The end of a run's work: stop the request pool and batcher, flush the cache and (with
+        ``provider``: see ``discard``) close the provider."""
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.aclose()
@@ -600,5 +667,6 @@ class Judge:
             await self._batcher.aclose()
         if self.cache is not None:
             self.cache.flush()
-        await self.provider.aclose()
-        self.provider.close()
+        if provider:
+            await self.provider.aclose()
+            self.provider.close()

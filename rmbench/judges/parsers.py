@@ -20,56 +20,78 @@ THINK_END = "</think>"
 
 def final_answer(text: str) -> str:
     """The part of a completion after its last closing think tag (the whole text if none)."""
+    return text[_answer_start(text):] if text is not None else ""
+
+
+def _answer_start(text: str | None) -> int:
     if text is None:
-        return ""
+        return 0
     pos = text.rfind(THINK_END)
-    return text[pos + len(THINK_END):] if pos >= 0 else text
+    return pos + len(THINK_END) if pos >= 0 else 0
 
 
-def _last_consistent(found: list[str]) -> tuple[str | None, str]:
-    if not found:
-        return None, UNPARSED
-    if len(set(found)) > 1:
-        return None, UNPARSED
-    return found[-1], OK
+#: (label or None, status, offset in the full text where the label starts or None)
+Found = tuple["str | None", str, "int | None"]
 
 
-def _verdict_line(pattern: str, text: str) -> tuple[str | None, str]:
-    """The markers on the last line (of the final answer) that has any; they must agree."""
-    ans = final_answer(text)
+def _verdict_line(pattern: str, text: str) -> Found:
+    """The markers on the last line (of the final answer) that has any; they must agree. The
+    offset is that of the last marker's label."""
+    base = _answer_start(text)
+    ans = text[base:] if text else ""
     matches = list(re.finditer(pattern, ans))
     if not matches:
-        return None, UNPARSED
+        return None, UNPARSED, None
     line = ans.count("\n", 0, matches[-1].start())
-    return _last_consistent([m.group(1) for m in matches if ans.count("\n", 0, m.start()) == line])
+    on_line = [m for m in matches if ans.count("\n", 0, m.start()) == line]
+    if len({m.group(1) for m in on_line}) > 1:
+        return None, UNPARSED, None
+    return on_line[-1].group(1), OK, base + on_line[-1].start(1)
 
 
-def brackets(text: str, labels: tuple[str, ...] = ("A", "B")) -> tuple[str | None, str]:
-    """``[[A]]`` / ``[[B]]``; several markers on the verdict line are fine only if they agree."""
+def _find_brackets(text: str, labels: tuple[str, ...]) -> Found:
     alts = "|".join(re.escape(label) for label in labels)
     return _verdict_line(rf"\[\[\s*({alts})\s*\]\]", text)
 
 
-def answer_tag(text: str, labels: tuple[str, ...] = ("A", "B")) -> tuple[str | None, str]:
-    """``<answer>[[A]]</answer>`` (RM-R1's format); a bare ``<answer>A</answer>`` also counts."""
+def _find_answer_tag(text: str, labels: tuple[str, ...]) -> Found:
     alts = "|".join(re.escape(label) for label in labels)
     return _verdict_line(rf"<answer>\s*(?:\[\[)?\s*({alts})\s*(?:\]\])?\s*</answer>", text)
 
 
-def boxed(text: str, labels: tuple[str, ...] = ("Assistant 1", "Assistant 2")) -> tuple[str | None, str]:
-    r"""``\boxed{Assistant 1}`` / ``\boxed{Assistant 2}`` (RRM's format)."""
+def _find_boxed(text: str, labels: tuple[str, ...]) -> Found:
     alts = "|".join(re.escape(label) for label in labels)
     return _verdict_line(rf"\\boxed\{{\s*(?:\\text\{{)?\s*({alts})\s*\}}?\s*\}}", text)
 
 
+def _find_rating(text: str, labels: tuple[str, ...] = ()) -> Found:
+    base = _answer_start(text)
+    ans = text[base:] if text else ""
+    found = list(re.finditer(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]", ans)) or list(re.finditer(
+        r"(?i)\b(?:rating|score)\s*[:=]\s*(\d+(?:\.\d+)?)", ans))
+    if not found:
+        return None, UNPARSED, None
+    return found[-1].group(1), OK, base + found[-1].start(1)
+
+
+def brackets(text: str, labels: tuple[str, ...] = ("A", "B")) -> tuple[str | None, str]:
+    """``[[A]]`` / ``[[B]]``; several markers on the verdict line are fine only if they agree."""
+    return _find_brackets(text, labels)[:2]
+
+
+def answer_tag(text: str, labels: tuple[str, ...] = ("A", "B")) -> tuple[str | None, str]:
+    """``<answer>[[A]]</answer>`` (RM-R1's format); a bare ``<answer>A</answer>`` also counts."""
+    return _find_answer_tag(text, labels)[:2]
+
+
+def boxed(text: str, labels: tuple[str, ...] = ("Assistant 1", "Assistant 2")) -> tuple[str | None, str]:
+    r"""``\boxed{Assistant 1}`` / ``\boxed{Assistant 2}`` (RRM's format)."""
+    return _find_boxed(text, labels)[:2]
+
+
 def rating(text: str, labels: tuple[str, ...] = ()) -> tuple[str | None, str]:
     """A pointwise score: the last ``[[N]]`` or ``Rating: N`` (1-10, decimals allowed)."""
-    ans = final_answer(text)
-    found = re.findall(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]", ans) or re.findall(
-        r"(?i)\b(?:rating|score)\s*[:=]\s*(\d+(?:\.\d+)?)", ans)
-    if not found:
-        return None, UNPARSED
-    return found[-1], OK
+    return _find_rating(text, labels)[:2]
 
 
 PARSERS: dict[str, Callable[..., tuple[str | None, str]]] = {
@@ -78,6 +100,21 @@ PARSERS: dict[str, Callable[..., tuple[str | None, str]]] = {
     "boxed": boxed,
     "rating": rating,
 }
+
+
+FINDERS: dict[str, Callable[..., Found]] = {
+    "brackets": _find_brackets,
+    "answer_tag": _find_answer_tag,
+    "boxed": _find_boxed,
+    "rating": _find_rating,
+}
+
+
+def find_verdict(name: str, text: str, labels: tuple[str, ...]) -> Found:
+    """(label or None, status, offset in ``text`` where the label starts): the parser's answer
+    and where it read it (the verdict position that ``--gen logprobs`` reads)."""
+    get_parser(name)
+    return FINDERS[name](text, labels)
 
 
 def get_parser(name: str) -> Callable[..., tuple[str | None, str]]:

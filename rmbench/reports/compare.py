@@ -94,9 +94,10 @@ def load_records(run: dict) -> list[dict]:
     if not run.get("run"):
         raise UserError(f"{run['path']}: a bare summary.json cannot be compared example by example "
                         "(give the run directory)")
+    from rmbench.scoring import record_checker
     from rmbench.store.rundir import load_complete
 
-    run["records"] = load_complete(run["path"])["records"]
+    run["records"] = load_complete(run["path"], checker=record_checker)["records"]
     return run["records"]
 
 

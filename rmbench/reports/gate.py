@@ -115,7 +115,7 @@ def paired_drop_test(base: list[dict], cand: list[dict], aggregate, options, pat
     for j in range(len(paths)):
         drops = db[:, j] - dc[:, j]
         ok = drops[~np.isnan(drops)]
-        p = float((np.sum(ok <= m) + 1) / (ok.size + 1)) if ok.size else 1.0
+        p = float((np.sum(ok <= m) + 1) / (ok.size + 1)) if ok.size else None
         ci = percentile_interval(-drops)
         out.append((p, list(ci) if ci else None))
     return out
@@ -154,6 +154,12 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
             _, opts_c = task_options(candidate, task)
             sb, sc = scorer.aggregate(base, opts_b), scorer.aggregate(cand, opts_c)
             mine = [(name, path) for name, t, path in chosen if t == task]
+            for name, path in mine:
+                if get_path(sb, path) is None or get_path(sc, path) is None:
+                    side = "baseline's" if get_path(sb, path) is None else "candidate's"
+                    raise UserError(f"metric {name}: the {side} records on the shared examples do not give it a "
+                                    "value (it is not recomputed from records, or no shared example falls in it); "
+                                    "gate the summary files to use the reported values")
             paths = [p for _, p in mine]
             tests = paired_drop_test(base, cand, scorer.aggregate, [opts_b, opts_c], paths, m,
                                      seed=item_seed(seed, "gate", task), resamples=resamples)
@@ -178,11 +184,18 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
             n = min(walker.n_of(tb, path) or 0, walker.n_of(tc, path) or 0)
             rows.append({"metric": name, "baseline": vb, "candidate": vc, "n": n,
                          "ci": [max(-1.0, round(-drop - half, 6)), min(1.0, round(-drop + half, 6))], "p": p})
+    untested = []
     for r in rows:  # too few examples: a bootstrap (or a normal approximation) cannot be trusted
         if r["n"] < MIN_GATE_N:
             r["p"] = None
-            warnings.append(f"{r['metric']}: only {r['n']} examples; not tested (the gate needs {MIN_GATE_N})")
+            untested.append(f"{r['metric']}: only {r['n']} examples; not tested (the gate needs {MIN_GATE_N})")
+        elif r["p"] is None:
+            untested.append(f"{r['metric']}: no resample gave it a value in both runs; not tested")
+    warnings += untested
     tested = [r for r in rows if r["p"] is not None]
+    if not tested:  # a gate never passes on nothing: that is a broken CI job, not a green one
+        raise UserError(f"none of the gated metrics could be tested ({'; '.join(untested)}); "
+                        "gate on more examples or name other metrics with --metric")
     adjusted = holm([r["p"] for r in tested]) if correction == "holm" else [r["p"] for r in tested]
     for r, pa in zip(tested, adjusted):
         r["p_adjusted"] = pa
@@ -190,7 +203,7 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
         r["drop"] = r["baseline"] - r["candidate"]
         r.setdefault("p_adjusted", None)
         r["failed"] = r["p_adjusted"] is not None and r["p_adjusted"] < alpha and r["drop"] > m
-        r["verdict"] = ("too few examples" if r["p"] is None else "regression" if r["failed"]
+        r["verdict"] = (("too few examples" if r["n"] < MIN_GATE_N else "not tested") if r["p"] is None else "regression" if r["failed"]
                         else "drop within noise" if r["drop"] > m
                         else "drop within allowance" if r["drop"] > 0 else "no drop")
     return {"passed": not any(r["failed"] for r in rows), "mode": "paired bootstrap" if paired else "unpaired normal",

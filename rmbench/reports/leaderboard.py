@@ -26,6 +26,7 @@ from rmbench.redaction import REDACTED, is_secret_name
 from rmbench.reports.markdown import pct
 from rmbench.scoring import metrics
 from rmbench.store.rundir import RUN_JSON, SUMMARY_JSON, load_run
+from rmbench.tasks import data_key
 
 # identity keys that are not "settings" of a row: the model is the row, tasks are columns, data is per task
 _NOT_SETTINGS = ("model", "tasks", "data")
@@ -108,12 +109,6 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, str]:
 def settings_of(run: dict) -> dict[str, str]:
     ident = run_identity(run)
     return _flatten({k: v for k, v in ident.items() if k not in _NOT_SETTINGS})
-
-
-def data_key(provenance: dict) -> dict:
-    """What identifies a task's data: file hashes, hub revision and fingerprints; not where the
-    files lie on this machine."""
-    return {k: v for k, v in provenance.items() if k not in ("path", "cache_files")}
 
 
 def data_of(run: dict, task: str) -> str:

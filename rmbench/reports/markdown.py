@@ -95,7 +95,8 @@ def diagnostics_rows(t: dict) -> list[list[str]]:
     if rt:
         dist = rt.get("distribution") or {}
         common = sorted(dist.items(), key=lambda kv: -kv[1])[:3]
-        text = (f"mean {rt.get('mean', 0):.2f} over {rt.get('n', 0)}; most given "
+        mean = rt.get("mean")
+        text = (f"mean {'—' if mean is None else f'{mean:.2f}'} over {rt.get('n', 0)}; most given "
                 + ", ".join(f"{md_escape(k)} ({pct(v / rt['n'] if rt.get('n') else None, 0)}%)" for k, v in common)
                 + f"; tie rate {pct(rt.get('tie_rate'))}%")
         if "tie_rate_after_expected" in rt:
@@ -103,9 +104,12 @@ def diagnostics_rows(t: dict) -> list[list[str]]:
         rows.append(["ratings", text])
     cal = d.get("calibration")
     if cal:
-        auc = cal.get("auc")
-        rows.append(["calibration", f"soft accuracy {pct(cal.get('soft_accuracy'))}, Brier {cal.get('brier', 0):.3f}, "
-                     f"ECE {cal.get('ece', 0):.3f}, AUC {'—' if auc is None else f'{auc:.3f}'} (n {cal.get('n', 0)})"])
+        def f3(key: str) -> str:
+            v = cal.get(key)
+            return "—" if v is None else f"{v:.3f}"
+
+        rows.append(["calibration", f"soft accuracy {pct(cal.get('soft_accuracy'))}, Brier {f3('brier')}, "
+                     f"ECE {f3('ece')}, AUC {f3('auc')} (n {cal.get('n', 0)})"])
     votes = (cc.get("votes") or {}).get("all")
     if votes:
         rows.append(["accuracy by votes", " → ".join(f"k={p['k']} {pct(p.get('accuracy'))}" for p in votes)])

@@ -11,6 +11,7 @@ One module per benchmark (named by the task YAML's ``scoring`` key) with two fun
 from __future__ import annotations
 
 import importlib
+import json
 
 from rmbench.errors import UserError
 
@@ -24,3 +25,27 @@ def get_scorer(name: str):
         if not hasattr(mod, fn):
             raise UserError(f"scoring module '{name}' lacks {fn}()")
     return mod
+
+
+def record_checker(tasks: dict[str, dict]):
+    """A check of one record against its task's scorer, for records read back from disk: the
+    record schema (store/schema.py) checks the shape every record shares; what each scorer reads
+    in ``result`` and ``labels`` is checked by scoring the record alone. ``tasks`` is run.json's
+    ``tasks`` block ({name: {"scoring", "options"}}). The check returns None, or why not."""
+    scorers = {name: (get_scorer(info["scoring"]), info["scoring"], info["options"]) for name, info in tasks.items()}
+
+    def check(record: dict) -> str | None:
+        found = scorers.get(record.get("task"))
+        if found is None:
+            return f"task '{record.get('task')}' is not part of this run"
+        scorer, name, options = found
+        try:
+            out = scorer.aggregate([record], options)
+            # a label of the wrong type shows as a summary that JSON cannot carry as it is
+            if json.loads(json.dumps(out)) != out:
+                raise ValueError("its labels or result give a summary JSON cannot hold")
+        except Exception as e:  # a KeyError, TypeError ... from a result of the wrong shape
+            return f"the record does not fit the {name} scorer ({type(e).__name__}: {e})"[:300]
+        return None
+
+    return check

@@ -131,11 +131,13 @@ def vote_coin(example: Example, order: tuple[int, int], policy: Policy) -> float
     return 1.0 if item_rng(policy.seed, example.task, example.id, "vote", *order).random() < 0.5 else 0.0
 
 
-def expected_pair_value(example: Example, i: int, judgments, policy: Policy, k: int) -> tuple[float | None, float]:
-    """(E[pair value for i | decided], P(undecided)) with k votes per request, orders independent."""
+def expected_pair_value(example: Example, i: int, judgments, policy: Policy, k: int,
+                        tie: float | None = None) -> tuple[float | None, float]:
+    """(E[pair value for i | decided], P(undecided)) with k votes per request, orders independent;
+    ``tie`` is what a tie verdict is worth (as in ``protocol.pair_value``)."""
     by_order: dict[tuple[int, int], list[float | None]] = {}
     for jd in judgments:
-        by_order.setdefault((jd.first, jd.second), []).append(_judgment_value(jd, i, policy))
+        by_order.setdefault((jd.first, jd.second), []).append(_judgment_value(jd, i, policy, tie))
     if not by_order:
         return None, 1.0
     dists = [order_distribution(vals, k, vote_coin(example, order, policy)) for order, vals in sorted(by_order.items())]
@@ -156,11 +158,11 @@ class VotesOutcome(Outcome):
     k: int = 1
     partial: list = dataclasses.field(default_factory=list)   # pairs undecided in some draws
 
-    def beats(self, i: int, j: int) -> float | None:
+    def beats(self, i: int, j: int, tie: float | None = None) -> float | None:
         key = (i, j) if (i, j) in self.judgments else (j, i)
         if key not in self.judgments:
             raise KeyError(f"pair {(i, j)} was not judged for example {self.example.id}")
-        value, undecided = expected_pair_value(self.example, i, self.judgments[key], self.policy, self.k)
+        value, undecided = expected_pair_value(self.example, i, self.judgments[key], self.policy, self.k, tie)
         if value is not None and undecided > 1e-12:
             self.partial.append((i, j))
         return value
@@ -194,9 +196,12 @@ def _result_for_samples(record: dict, example: Example, policy: Policy, scorer, 
 
 
 def mean_results(results: Sequence[Any]) -> Any:
-    """Leaf-wise mean of same-shaped results (numbers averaged over the non-None ones; other
-    leaves, e.g. flags, taken from the first)."""
+    """Leaf-wise mean of same-shaped results (numbers averaged over the non-None ones; a leaf that
+    is the same in every result, e.g. a count such as ``n_correct``, and other leaves such as
+    flags, taken from the first)."""
     first = results[0]
+    if all(r == first and type(r) is type(first) for r in results):
+        return first
     if isinstance(first, dict):
         return {key: mean_results([r.get(key) if isinstance(r, dict) else None for r in results]) for key in first}
     if isinstance(first, list):

@@ -4,6 +4,7 @@ by status, tie rates and, for pairwise and listwise judges, position bias."""
 from __future__ import annotations
 
 from rmbench.contracts import BY_MATCHES, ranked_by
+from rmbench.scoring import replay
 from rmbench.types import OK, TIE
 
 
@@ -74,7 +75,7 @@ def position_bias(records: list[dict]) -> dict | None:
         # tournament matches may set two preferred (or two rejected) candidates against each
         # other, so they say nothing about order-consistent accuracy
         in_tournament = ranked_by(r) == BY_MATCHES
-        listed = (r.get("result") or {}).get("preferred")
+        listed = replay.preferred_of(r)
         for p in r.get("pairs") or []:
             i = p["i"]
             preferred = {i} if listed is None else set(listed)

@@ -21,7 +21,7 @@ from typing import Iterable
 
 from rmbench.contracts import BY_MATCHES, TOURNAMENT, ranked_by
 from rmbench.protocol import Outcome, Policy
-from rmbench.types import OK, Example, Judgment, Score
+from rmbench.types import OK, Example, Judgment, Pick, Score
 
 #: The status of a tie verdict (a judge that may answer "neither is better"). Not a failure: the
 #: protocol decides what it is worth; diagnostics count it as its own verdict.
@@ -70,9 +70,12 @@ def is_tournament(record: dict) -> bool:
 
 
 def preferred_of(record: dict) -> tuple[int, ...] | None:
-    """The preferred candidates: the record's ``preferred``, or for a plain pairwise record (not a
-    tournament, whose pairs are matches) the first index of its pairs; None when unknown."""
+    """The preferred candidates: the record's ``preferred`` (or its result's, where a task's scorer
+    lists them there), or for a plain pairwise record (not a tournament, whose pairs are matches)
+    the first index of its pairs; None when unknown."""
     pref = record.get(PREFERRED)
+    if not isinstance(pref, list):
+        pref = (record.get("result") or {}).get(PREFERRED)
     if isinstance(pref, list):
         return tuple(int(x) for x in pref)
     if record.get("pairs") and not is_tournament(record):
@@ -89,6 +92,8 @@ def candidate_count(record: dict) -> int | None:
     block = record.get(TOURNAMENT)
     if isinstance(block, dict) and block.get("candidates"):
         return int(block["candidates"])
+    if record.get("picks"):
+        return len(record["picks"][0]["order"])
     idx = [int(x) for p in record.get("pairs") or [] for x in (p["i"], p["j"])]
     return max(idx) + 1 if idx else None
 
@@ -100,14 +105,29 @@ def stub_example(record: dict) -> Example | None:
     if pref is None or n is None:
         return None
     return Example(id=str(record["id"]), task=str(record["task"]), subset=str(record.get("subset", "")),
-                   messages=(), candidates=("",) * n, preferred=pref, labels=dict(record.get("labels") or {}))
+                   messages=(), candidates=("",) * n, preferred=pref, labels=dict(record.get("labels") or {}),
+                   meta=dict(record.get("meta") or {}))
+
+
+def record_picks(record: dict, samples: Iterable[int] | None = None) -> list[Pick] | None:
+    """The record's listwise picks (None for a record without any), optionally some samples only."""
+    if record.get("picks") is None:
+        return None
+    keep = None if samples is None else set(samples)
+    out = [Pick(order=tuple(int(x) for x in d["order"]), sample=int(d.get("sample", 0)), status=str(d["status"]),
+                winner=d.get("winner"), label=d.get("label")) for d in record["picks"]]
+    return out if keep is None else [pk for pk in out if pk.sample in keep]
 
 
 def outcome_of(record: dict, example: Example, policy: Policy, samples: Iterable[int] | None = None) -> Outcome:
-    """The record's ``Outcome`` (scores or judgments), optionally restricted to some samples."""
+    """The record's ``Outcome`` (scores, listwise picks or pairwise judgments), optionally
+    restricted to some samples."""
     scores = candidate_scores(record, samples)
     if scores is not None:
         return Outcome(example, policy, scores=scores)
+    picks = record_picks(record, samples)
+    if picks is not None:
+        return Outcome(example, policy, picks=picks)
     return Outcome(example, policy, judgments=pair_judgments(record, samples))
 
 

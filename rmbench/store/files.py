@@ -11,8 +11,10 @@ over the target; the rename replaces a link itself, never what it points to.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,13 +47,48 @@ def _is_link_error(e: OSError, path: Path) -> bool:
 
 
 def open_fd(path: Path, flags: int, mode: int = 0o644) -> int:
-    """``os.open`` that refuses a symbolic link at ``path``."""
+    """``os.open`` for a regular file of a run directory, and nothing else: a symbolic link, a
+    directory, a FIFO or a device at ``path`` is refused (a FIFO never blocks the open), and a file
+    opened for writing in place (append, truncate) must have no other name (a hard link would carry
+    the writes to a file elsewhere)."""
     try:
-        return os.open(path, flags | _NOFOLLOW, mode)
+        fd = os.open(path, flags | _NOFOLLOW | os.O_NONBLOCK, mode)
     except OSError as e:
         if _is_link_error(e, path):
             raise link_error(path) from None
+        if e.errno == errno.EISDIR:
+            raise not_a_file(path, "a directory") from None
+        if e.errno == errno.ENXIO:
+            raise not_a_file(path, "a FIFO or socket") from None
         raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise not_a_file(path, "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file")
+        in_place = flags & os.O_APPEND or (flags & os.O_RDWR and not flags & os.O_CREAT)
+        if in_place and st.st_nlink > 1:
+            raise UserError(f"{path} has other names (a hard link); rmbench writes a run directory's files "
+                            "in place only when they are the run's own (copy it to a fresh file, or --overwrite)")
+        fl = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def not_a_file(path: Path, what: str) -> UserError:
+    return UserError(f"{path} is {what}, where rmbench keeps a file; remove it (or start over with --overwrite)")
+
+
+def remove(path: Path) -> None:
+    """Delete a file of a run directory (a link is removed itself, never its target)."""
+    if path.is_dir() and not path.is_symlink():
+        raise not_a_file(path, "a directory")
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as e:
+        raise write_error(path, e) from None
 
 
 def _opener(path: Path):
@@ -84,7 +121,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         if exists(tmp):
-            tmp.unlink()  # a leftover of a crash, or a planted link: removes the entry, not a target
+            remove(tmp)  # a leftover of a crash, or a planted link: removes the entry, not a target
         fd = open_fd(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -23,7 +23,7 @@ from typing import Any
 
 from rmbench.errors import UserError
 from rmbench.store import files
-from rmbench.store.rundir import RUN_JSON, RunDir, load_complete
+from rmbench.store.rundir import RECORDS, RUN_JSON, RunDir, load_complete
 from rmbench.store.schema import identity_hash, ids_sha256, read_run_json
 
 SHARD_SUFFIX = re.compile(r"--shard\d+of\d+$")
@@ -53,8 +53,8 @@ class MergePlan:
     data_notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _load(path: str | Path) -> Shard:
-    run = load_complete(path, need_summary=False)
+def _load(path: str | Path, checker=None) -> Shard:
+    run = load_complete(path, need_summary=False, checker=checker)
     if not (run["run"].get("config") or {}).get("shard"):
         raise UserError(f"{path}: not a shard run (it was run without --shard)")
     shard = run["run"]["config"]["shard"]
@@ -68,10 +68,11 @@ def _without_shard(d: dict) -> dict:
     return {k: v for k, v in d.items() if k != "shard"}
 
 
-def plan_merge(paths: list[str | Path]) -> MergePlan:
+def plan_merge(paths: list[str | Path], checker=None) -> MergePlan:
+    """Validate the shards (``checker``: ``load_complete``'s per-record check) and interleave them."""
     if not paths:
         raise UserError("give the shard run directories to merge")
-    shards = [_load(p) for p in paths]
+    shards = [_load(p, checker) for p in paths]
     resolved = [s.path.resolve() for s in shards]
     if len(set(resolved)) != len(resolved):
         dup = next(p for p in resolved if resolved.count(p) > 1)
@@ -166,6 +167,8 @@ def write_merged(plan: MergePlan, out: str | Path | None, summary: dict, markdow
     if any(out == s.path.resolve() for s in plan.shards):
         raise UserError(f"-o {out} is one of the shard runs; merge into a new directory")
     existing = out / RUN_JSON
+    if not overwrite and not files.exists(existing) and files.exists(out / RECORDS):
+        raise UserError(f"{out} holds records but no run.json; choose another -o or pass --overwrite")
     if files.exists(existing) and not overwrite:
         try:
             previous = read_run_json(existing)

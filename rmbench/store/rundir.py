@@ -160,7 +160,7 @@ class RunDir:
             for name in names:
                 p = self.path / name
                 if files.exists(p):
-                    p.unlink()  # unlink removes a link itself, never its target
+                    files.remove(p)  # removes a link itself, never its target
             return
         has_records = files.exists(self.path / RECORDS)
         run_json = self.path / RUN_JSON
@@ -229,30 +229,25 @@ class RunDir:
             except OSError as e:
                 raise write_error(self.path / RECORDS, e) from None
 
-    def _close_records(self) -> None:
-        if self._records_fh is not None:
+    def _close_records(self, quiet: bool = False) -> None:
+        fh, self._records_fh = self._records_fh, None
+        if fh is not None:
             try:
-                self._records_fh.close()
+                fh.close()
             except OSError as e:
-                raise write_error(self.path / RECORDS, e) from None
-            finally:
-                self._records_fh = None
-
-    def finish(self, records: list[dict], summary: dict, markdown: str) -> None:
-        """Rewrite records.jsonl in canonical (dataset) order, then write the summary."""
-        self._close_records()
-        write_text_atomic(self.path / RECORDS, "".join(dumps_record(r) + "\n" for r in records))
-        self.write_summary(summary, markdown)
+                if not quiet:
+                    raise write_error(self.path / RECORDS, e) from None
 
     def finalize_records(self, records: list[dict]) -> None:
+        """Rewrite records.jsonl in canonical (dataset) order, atomically."""
         self._close_records()
-        write_text_atomic(self.path / RECORDS, "".join(dumps_record(r) + "\n" for r in records))
+        self.drop_records(records)
 
     def invalidate_summary(self) -> None:
         for name in (SUMMARY_JSON, SUMMARY_MD):
             p = self.path / name
             if files.exists(p):
-                p.unlink()
+                files.remove(p)
 
     def write_run_json(self, data: dict) -> None:
         from rmbench.store.schema import RunJson, check
@@ -264,12 +259,7 @@ class RunDir:
         write_summary(self.path, summary, markdown)
 
     def close(self) -> None:
-        if self._records_fh is not None:
-            try:
-                self._records_fh.close()
-            except OSError:
-                pass
-            self._records_fh = None
+        self._close_records(quiet=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -332,10 +322,12 @@ def _same_run(p: Path, run: dict, summary: dict | None) -> None:
                         f"rerun 'rmbench rescore {p}' to recompute it")
 
 
-def load_complete(path: str | os.PathLike, need_summary: bool = True) -> dict:
+def load_complete(path: str | os.PathLike, need_summary: bool = True,
+                  checker: Callable[[dict], Callable[[dict], str | None]] | None = None) -> dict:
     """A finished run with its records, every artifact validated: {"path", "run", "summary",
     "records"}. The records must be exactly the run's examples, each once, in dataset order, all
-    written by this run's configuration."""
+    written by this run's configuration, and each pass the check ``checker`` makes for the run's
+    tasks (the scorers' own reading of a record: ``scoring.record_checker``) when one is given."""
     from rmbench.store.schema import ids_sha256, read_run_json, read_summary
 
     p = run_path(path)
@@ -361,6 +353,7 @@ def load_complete(path: str | os.PathLike, need_summary: bool = True) -> dict:
     if torn:
         raise UserError(f"{path_r}: the last line is cut short; the run was damaged after it finished")
     want = run.get("identity_hash")
+    check = checker(tasks) if checker is not None else None
     by_task: dict[str, list[tuple[int, dict]]] = {}
     seen: dict[tuple[str, str], int] = {}
     for n, r in good:
@@ -374,6 +367,9 @@ def load_complete(path: str | os.PathLike, need_summary: bool = True) -> dict:
         seen[key] = n
         if r["task"] not in tasks:
             raise UserError(f"{path_r} line {n}: task '{r['task']}' is not part of this run")
+        why = check(r) if check is not None else None
+        if why:
+            raise UserError(f"{path_r} line {n}: {why}")
         by_task.setdefault(r["task"], []).append((n, r))
     records: list[dict] = []
     for task, info in tasks.items():

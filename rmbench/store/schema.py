@@ -40,16 +40,22 @@ class _Open(BaseModel):
 
 # -- records.jsonl ------------------------------------------------------------------------------
 
-class JudgmentRec(_Open):
-    first: Index
-    second: Index
+class _Answer(_Open):
+    """What every judge answer carries besides its verdict: the sample, the status, the raw
+    output, an error message and token usage."""
+
     sample: Count = 0
     status: Status
-    winner: Optional[Index] = None
-    label: Optional[StrictStr] = None
     raw: Optional[StrictStr] = None
     error: Optional[StrictStr] = None
     usage: Optional[dict[StrictStr, Finite]] = None
+
+
+class JudgmentRec(_Answer):
+    first: Index
+    second: Index
+    winner: Optional[Index] = None
+    label: Optional[StrictStr] = None
 
     @model_validator(mode="after")
     def _winner(self):
@@ -64,33 +70,28 @@ class PairRec(_Open):
     judgments: list[JudgmentRec]
 
 
-class ScoreRec(_Open):
+class ScoreRec(_Answer):
     index: Index
-    sample: Count = 0
     value: Optional[Finite] = None
-    status: Status
-    raw: Optional[StrictStr] = None
-    error: Optional[StrictStr] = None
-    usage: Optional[dict[StrictStr, Finite]] = None
 
 
-class PickRec(_Open):
+class PickRec(_Answer):
     """A listwise judgment: every candidate in one message, in ``order``; ``winner`` names one."""
 
     order: list[Index]
-    sample: Count = 0
-    status: Status
     winner: Optional[Index] = None
     label: Optional[StrictStr] = None
-    raw: Optional[StrictStr] = None
-    error: Optional[StrictStr] = None
-    usage: Optional[dict[StrictStr, Finite]] = None
 
     @model_validator(mode="after")
     def _winner(self):
         if self.status == "ok" and self.winner not in self.order:
             raise ValueError(f"an ok pick's winner must be one of {self.order}, not {self.winner}")
         return self
+
+
+class Lengths(_Open):
+    unit: Literal["tokens", "chars"]
+    counts: list[Count]
 
 
 class ResultRec(_Open):
@@ -105,10 +106,28 @@ class Record(_Open):
     labels: dict[StrictStr, Any] = {}
     result: ResultRec
     failures: dict[StrictStr, Count] = {}
+    meta: dict[StrictStr, Any] = {}
+    preferred: Optional[list[Index]] = None
+    lengths: Optional[Lengths] = None
+    ties: Optional[dict[StrictStr, Count]] = None
     pairs: Optional[list[PairRec]] = None
     scores: Optional[list[list[ScoreRec]]] = None
     picks: Optional[list[PickRec]] = None
     tournament: Optional[dict[StrictStr, Any]] = None
+
+    @model_validator(mode="after")
+    def _candidates(self):
+        """With the candidates' count known (``lengths``), every index must name one of them."""
+        if self.lengths is None:
+            return self
+        n = len(self.lengths.counts)
+        if self.scores is not None and len(self.scores) != n:
+            raise ValueError(f"{len(self.scores)} candidates scored, {n} candidates in the example")
+        idx = [x for p in self.pairs or [] for x in (p.i, p.j)] + list(self.preferred or [])
+        idx += [x for pk in self.picks or [] for x in pk.order]
+        if any(x >= n for x in idx):
+            raise ValueError(f"a candidate index beyond the example's {n} candidates")
+        return self
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -144,6 +163,133 @@ class SectionSummary(_Scored):
     subsets: dict[StrictStr, SubsetSummary] = {}
 
 
+# The blocks beside the scores (what the reports print: judging figures, the protocol, token
+# usage, cost, data notes, diagnostics), typed where a reader uses them.
+Text = Optional[StrictStr]
+
+
+class Rate(_Open):
+    n: Count
+    of: Count
+    rate: Optional[Unit] = None
+
+
+class PositionBias(_Open):
+    judgments_ok: Optional[Count] = None
+    first_position_preference: Optional[Unit] = None
+    pairs_both_orders: Optional[Count] = None
+    consistency_rate: Optional[Unit] = None
+    order_consistent_accuracy: Optional[Unit] = None
+    picks_ok: Optional[Count] = None
+    position_share: Optional[list[Unit]] = None
+
+
+class Judging(_Open):
+    failures: dict[StrictStr, Count] = {}
+    on_failure: Text = None
+    tie_verdicts: Optional[Rate] = None
+    equal_scores: Optional[Rate] = None
+    position_bias: Optional[PositionBias] = None
+
+
+class Truncation(_Open):
+    tokens: Optional[Count] = None
+    side: Text = None
+
+
+class TaskProtocol(_Open):
+    protocol: Text = None
+    judge_type: Text = None
+    mode: Text = None
+    orders: Text = None
+    on_failure: Text = None
+    prompt: Text = None
+    script: Text = None
+    truncate: Optional[Truncation] = None
+    notes: list[StrictStr] = []
+
+
+class LengthBias(_Open):
+    unit: Text = None
+    accuracy_longer_preferred: Optional[Unit] = None
+    n_longer_preferred: Count = 0
+    accuracy_shorter_preferred: Optional[Unit] = None
+    n_shorter_preferred: Count = 0
+    difference: Optional[Finite] = None
+    length_controlled_accuracy: Optional[Unit] = None
+    accuracy_equal_length: Optional[Unit] = None
+    n_equal_length: Count = 0
+
+
+class SelfConsistency(_Open):
+    unit: Text = None
+    requests: Count = 0
+    all_agree: Optional[Unit] = None
+    mean_agreement: Optional[Unit] = None
+
+
+class VerdictTies(_Open):
+    judgments: Count = 0
+    share: Optional[Unit] = None
+
+
+class Ratings(_Open):
+    n: Count = 0
+    mean: Optional[Finite] = None
+    distribution: dict[StrictStr, Count] = {}
+    tie_rate: Optional[Unit] = None
+    tie_rate_after_expected: Optional[Unit] = None
+
+
+class Calibration(_Open):
+    n: Count = 0
+    soft_accuracy: Optional[Unit] = None
+    brier: Optional[Finite] = None
+    ece: Optional[Finite] = None
+    auc: Optional[Finite] = None
+
+
+class DiagnosticsBlock(_Open):
+    length_bias: Optional[LengthBias] = None
+    self_consistency: Optional[SelfConsistency] = None
+    verdict_ties: Optional[VerdictTies] = None
+    ratings: Optional[Ratings] = None
+    calibration: Optional[Calibration] = None
+    position_bias: Optional[PositionBias] = None
+    notes: list[StrictStr] = []
+
+
+class Diagnostics(DiagnosticsBlock):
+    sections: dict[StrictStr, DiagnosticsBlock] = {}
+
+
+class VotesPoint(_Open):
+    k: Count
+    accuracy: Optional[Finite] = None
+    ci: Optional[Interval] = None
+
+
+class CandidatesPoint(_Open):
+    aggregator: StrictStr
+    n: Count
+    accuracy: Optional[Finite] = None
+    judge_calls: Optional[Finite] = None
+
+
+class ComputeCurves(_Open):
+    votes: dict[StrictStr, list[VotesPoint]] = {}
+    candidates: list[CandidatesPoint] = []
+    notes: list[StrictStr] = []
+
+
+class CiMethod(_Open):
+    level: Optional[Annotated[float, Field(gt=0.0, lt=1.0, strict=False)]] = None
+
+
+class DataNote(_Open):
+    count: Count
+
+
 class TaskSummary(_Scored):
     sections: dict[StrictStr, SectionSummary] = {}
     metrics: dict[StrictStr, Optional[Finite]] = {}
@@ -151,12 +297,50 @@ class TaskSummary(_Scored):
     score_with_prior: Optional[Share] = None
     score_with_prior_ci: Optional[Interval] = None
     notes: list[StrictStr] = []
+    ci_method: Optional[CiMethod] = None
+    judging: Optional[Judging] = None
+    protocol: Optional[TaskProtocol] = None
+    usage: dict[StrictStr, Finite] = {}
+    cost_usd: Optional[Finite] = None
+    data_notes: dict[StrictStr, DataNote | Count] = {}
+    diagnostics: Optional[Diagnostics] = None
+    compute_curves: Optional[ComputeCurves] = None
+    aggregation: Optional[dict[StrictStr, Any]] = None
+    version: Optional[StrictInt] = None
+
+
+class CostPrice(_Open):
+    input: Finite
+    output: Finite
+
+
+class Cost(_Open):
+    usd: Finite
+    input_tokens: Count
+    output_tokens: Count
+    usd_per_million: CostPrice
+    batch_discount: Optional[Finite] = None
+
+
+class JudgeSummary(_Open):
+    mode: Text = None
+    kind: Text = None
+    provider: Text = None
+    model: Text = None
+    template: Text = None
 
 
 class Summary(_Open):
     model: StrictStr
     seed: StrictInt
     tasks: dict[StrictStr, TaskSummary]
+    protocol: Text = None
+    judge: Optional[JudgeSummary] = None
+    cost: Optional[Cost] = None
+    orders: Text = None
+    samples: Optional[Count] = None
+    on_failure: Text = None
+    limit: Optional[Count] = None
 
 
 # -- run.json -----------------------------------------------------------------------------------
@@ -176,7 +360,13 @@ class TaskInfo(_Open):
     scoring: StrictStr
     version: StrictInt
     options: dict[StrictStr, Any]
+    protocol: dict[StrictStr, Any] = {}
     selection: Selection
+
+
+class JudgeInfo(_Open):
+    task_modes: dict[StrictStr, StrictStr] = {}
+    task_templates: dict[StrictStr, dict[StrictStr, dict[StrictStr, Any]]] = {}
 
 
 class RunJson(_Open):
@@ -185,8 +375,21 @@ class RunJson(_Open):
     config: dict[StrictStr, Any]
     identity: dict[StrictStr, Any]
     identity_hash: Optional[StrictStr] = None
-    judge: dict[StrictStr, Any] = {}
+    judge: JudgeInfo = JudgeInfo()
     tasks: Optional[dict[StrictStr, TaskInfo]] = None
+    data_notes: dict[StrictStr, dict[StrictStr, Any]] = {}
+    datasets: dict[StrictStr, dict[StrictStr, Any]] = {}
+
+    @model_validator(mode="after")
+    def _identity(self):
+        """A run.json that records what it judged must carry its identity's fingerprint, and the
+        fingerprint must be its identity's: an edited identity would let foreign records in."""
+        if self.tasks is not None:
+            if self.identity_hash is None:
+                raise ValueError("identity_hash is missing")
+            if identity_hash(self.identity) != self.identity_hash:
+                raise ValueError("identity_hash does not match the identity recorded beside it")
+        return self
 
 
 # -- validation ---------------------------------------------------------------------------------

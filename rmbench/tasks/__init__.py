@@ -8,10 +8,10 @@ import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rmbench.errors import RowError, UserError
-from rmbench.tasks.spec import Source, TaskSpec, all_specs, apply_task_args, get_spec
+from rmbench.tasks.spec import Source, TaskSpec, all_specs, get_spec
 from rmbench.types import Example
 
 __all__ = ["TaskData", "TaskSpec", "all_specs", "get_spec", "load_task", "memory_task", "select"]
@@ -26,6 +26,12 @@ class TaskData:
     examples: list[Example]
     provenance: dict[str, Any]
     notes: dict[str, Any] = field(default_factory=dict)  # data quirks, counted
+
+
+def data_key(provenance: dict) -> dict:
+    """What identifies a task's data: file hashes, hub revision and fingerprints; not where the
+    files lie on this machine (shards of one job array may read node-local copies)."""
+    return {k: v for k, v in provenance.items() if k not in ("path", "cache_files")}
 
 
 def schema_module(spec: TaskSpec):
@@ -112,17 +118,39 @@ def _check_example(name: str, k: int, ex: Any) -> None:
             or len(set(pref)) != len(pref):
         raise UserError(f"{where} (id '{ex.id}'): preferred must list distinct candidate indices "
                         f"(0 to {len(ex.candidates) - 1})")
+    if not pref or len(pref) == len(ex.candidates):
+        # with every candidate (or none) preferred there is nothing to get right or wrong
+        raise UserError(f"{where} (id '{ex.id}'): preferred must name at least one candidate and leave at "
+                        "least one out")
+    if not isinstance(ex.subset, str):
+        raise UserError(f"{where} (id '{ex.id}'): subset must be a string")
+    for key in ("labels", "meta"):
+        value = getattr(ex, key)
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise UserError(f"{where} (id '{ex.id}'): {key} must be a mapping with string keys")
+        try:
+            json.dumps(dict(value), allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise UserError(f"{where} (id '{ex.id}'): {key} must hold JSON values (it is written into the "
+                            f"records): {e}") from None
 
 
 def memory_task(name: str, examples: Sequence[Example], task_args: dict | None = None) -> TaskData:
-    """A task from in-memory examples. Under a registered task's name they are scored as that
-    task (they must carry its labels); under any other name with the generic best-of-N scoring."""
+    """A task from in-memory examples, scored with the generic best-of-N accuracy (a pair is
+    best-of-2). A registered task's name is refused: that task's scoring reads labels and a
+    layout its own rows carry, and examples built by hand would be scored by rules they may not
+    fit (a silently wrong number); its rows in a file go through ``data_path`` instead."""
     from rmbench import registry
 
     if not isinstance(name, str) or not name or "/" in name:
         raise UserError(f"task name {name!r} must be a plain non-empty string")
-    spec = get_spec(name) if name in registry.task_files() else generic_spec(name)
-    apply_task_args(spec, task_args or {})
+    if name in registry.task_files():
+        raise UserError(f"in-memory examples cannot be named '{name}', a registered task (its scoring reads the "
+                        f"task's own rows): pick another name for best-of-N accuracy, or write the rows in "
+                        f"{name}'s format to a file and pass data_path=")
+    if task_args:
+        raise UserError(f"task_args apply to registered tasks; in-memory examples ('{name}') take none")
+    spec = generic_spec(name)
     if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence) or not examples:
         raise UserError(f"examples['{name}'] must be a non-empty list of rmbench.Example")
     out, seen = [], set()
@@ -135,6 +163,6 @@ def memory_task(name: str, examples: Sequence[Example], task_args: dict | None =
                                        messages=tuple(dict(m) for m in ex.messages),
                                        candidates=tuple(ex.candidates), preferred=tuple(ex.preferred)))
     blob = json.dumps([[e.id, e.subset, list(e.messages), list(e.candidates), list(e.preferred),
-                        dict(e.labels)] for e in out], sort_keys=True, ensure_ascii=False, default=str)
+                        dict(e.labels), dict(e.meta)] for e in out], sort_keys=True, ensure_ascii=False)
     provenance = {"kind": "memory", "examples": len(out), "sha256": hashlib.sha256(blob.encode("utf-8")).hexdigest()}
     return TaskData(spec=spec, examples=out, provenance=provenance)

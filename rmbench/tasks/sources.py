@@ -301,8 +301,17 @@ def iter_url_rows(spec: TaskSpec) -> tuple[Rows, dict]:
     if src.sha256 and digest != src.sha256:
         raise UserError(f"{src.url} does not have the published content (sha256 {digest[:12]}..., expected "
                         f"{src.sha256[:12]}...){hint}")
-    rows, _ = iter_local_rows(spec, str(local))
-    return rows, {"kind": "url", "url": src.url, "files": {local.name: digest}}
+    # the cache names its files by a hash, without the published suffix: the URL's own name says
+    # what the file is
+    name = src.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or src.url
+    kind = LOCAL_SUFFIXES.get(Path(name).suffix.lower(), "json")
+
+    def gen() -> Rows:
+        rows = json_rows(local, name) if kind == "json" else parquet_rows(local, name)
+        for pos, row in enumerate(rows):
+            yield row, Where(name, pos)
+
+    return gen(), {"kind": "url", "url": src.url, "files": {name: digest}}
 
 
 def iter_demo_rows(spec: TaskSpec) -> tuple[Rows, dict]:

@@ -1,4 +1,5 @@
-"""Fixtures the local-model judge tests (``hf/``, ``vllm/``) share."""
+"""Fixtures the local-model judge tests (``hf/``, ``vllm/``) share (``tiny``, the tiny models, is in
+tests/conftest.py: other suites use it too)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,6 @@ import pytest
 
 from tests import rb_fixture
 from tests.helpers import write_json
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    """The tiny random models of tests/judges/tiny_models.py, built once per session."""
-    pytest.importorskip("transformers")
-    import transformers
-
-    from tests.judges.tiny_models import tiny_models_at
-
-    transformers.utils.logging.disable_progress_bar()
-    return tiny_models_at(tmp_path_factory.getbasetemp() / "tiny-models")
 
 
 @pytest.fixture

@@ -126,6 +126,29 @@ def test_a_generative_run_with_an_actor_killed_mid_run_is_unchanged(local_ray, t
 
 
 @pytest.mark.slow
+def test_the_real_gguf_judge_through_llamacpp_on_ray(local_ray, tmp_path):
+    """SmolLM2-135M-Instruct (GGUF) through llamacpp/, one thread per engine: the same bytes."""
+    from tests.judges.real_models import TERSE_BOXED, need_llama_cpp, smollm2_gguf, write_easy
+
+    need_llama_cpp()
+    model, data = f"llamacpp/{smollm2_gguf()}", write_easy(tmp_path / "easy.json", 2)
+    args = ("--prompt", str(TERSE_BOXED), "--gen", "max_tokens=12")
+    local = _run(tmp_path, "local", model, data, *args, model_args="n_threads=1,n_threads_batch=1,max_batch=1")
+    assert local.returncode == 0, local.stderr
+    res = _run(tmp_path, "ray", model, data, *args, "--engine", "ray",
+               model_args="n_threads=1,n_threads_batch=1,max_batch=1,replicas=2")
+    assert res.returncode == 0, res.stderr
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+    stats = _ray_stats(tmp_path / "ray")
+    assert [a["batches"] for a in stats["actors"]] == [2, 2]
+    ray_info = json.loads((tmp_path / "ray" / "run.json").read_text())
+    local_info = json.loads((tmp_path / "local" / "run.json").read_text())
+    # the engines' counters, added up over the actors, are the one engine's
+    for key in ("prompts", "prompt_tokens", "prompt_tokens_reused", "generated_tokens"):
+        assert ray_info["stats"]["provider"][key] == local_info["stats"]["provider"][key]
+
+
+@pytest.mark.slow
 def test_a_run_started_in_one_process_resumes_on_ray(local_ray, tiny, rb_data, tmp_path):
     from rmbench.config import RunConfig
     from rmbench.runner import Hooks, prepare, run_plan

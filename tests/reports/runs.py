@@ -13,9 +13,9 @@ from pathlib import Path
 
 from rmbench.runner import rescore
 
-BASE_IDENTITY = {"limit": None, "seed": 0, "data_path": None, "model_args": {}, "task_args": {}, "gen": {},
+BASE_IDENTITY = {"limit": None, "seed": 0, "model_args": {}, "task_args": {}, "gen": {},
                  "prompt": None, "judge_type": None, "orders": "both", "samples": 1, "on_failure": "loss",
-                 "aggregate": None, "base_url": None, "shard": None, "max_length": None}
+                 "aggregate": None, "base_url": None, "shard": None, "max_length": None, "protocol": "rmbench"}
 DATA = {"kind": "local", "path": "/data/rb.json", "files": {"rb.json": "aa" * 32}}
 
 

@@ -172,7 +172,27 @@ def test_metrics_on_too_few_examples_are_reported_not_tested(tmp_path):
     b = records_run(tmp_path, "b", "m/b", base)
     c = records_run(tmp_path, "c", "m/c", [{**r, "result": {"correct": 0.0}} if r["subset"] == "alpacaeval-easy"
                                            else r for r in base])
-    res = run_cli("gate", "--baseline", str(b), "--candidate", str(c), "--json", "--metric", "rewardbench.chat")
+    res = run_cli("gate", "--baseline", str(b), "--candidate", str(c), "--json", "--metric", "rewardbench.chat",
+                  "--metric", "rewardbench")
     out = json.loads(res.stdout)
-    assert res.returncode == 0 and out["metrics"][0]["verdict"] == "too few examples"
+    assert out["metrics"][0]["verdict"] == "too few examples" and out["metrics"][0]["p"] is None
     assert out["metrics"][0]["drop"] > 0.5 and "not tested" in res.stderr
+    assert out["metrics"][1]["p"] is not None and res.returncode == (1 if out["metrics"][1]["failed"] else 0)
+    # nothing testable is a broken gate, never a pass
+    res = run_cli("gate", "--baseline", str(b), "--candidate", str(c), "--metric", "rewardbench.chat")
+    assert res.returncode == 2 and res.stdout == ""
+    assert "none of the gated metrics could be tested" in res.stderr and "rewardbench.Chat: only 3" in res.stderr
+
+
+def test_metrics_the_records_cannot_give_are_refused_on_run_directories(tmp_path):
+    base = rb_records(0.9, seed=41)[:300]
+    b = records_run(tmp_path, "b", "m/b", base)
+    c = records_run(tmp_path, "c", "m/c", base)
+    # the prior-weighted score comes from combining two tasks' summaries, not from rewardbench's
+    # records (here written into both summaries, as a run of both tasks would)
+    for d in (b, c):
+        summ = json.loads((d / "summary.json").read_text())
+        summ["tasks"]["rewardbench"]["score_with_prior"] = 0.5
+        (d / "summary.json").write_text(json.dumps(summ))
+    res = run_cli("gate", "--baseline", str(b), "--candidate", str(c), "--metric", "rewardbench.score_with_prior")
+    assert res.returncode == 2 and "do not give it a value" in res.stderr, res.stderr

@@ -12,14 +12,7 @@ from tests.helpers import run_cli, write_json
 
 
 def _rows(n=23):
-    base = rb_fixture.rows()
-    rows = []
-    for k in range(n):
-        r = dict(base[k % len(base)])
-        r["id"] = k
-        r["prompt"] = f"{r['prompt']} (variant {k})"
-        rows.append(r)
-    return rows
+    return rb_fixture.many(n)
 
 
 @pytest.fixture
@@ -137,3 +130,23 @@ def test_hf_scalar_shards_merge_to_the_unsharded_summary(tmp_path, tmp_path_fact
     for a, b in zip(whole, merged, strict=True):
         for sa, sb in zip(a["scores"], b["scores"], strict=True):
             assert abs(sa[0]["value"] - sb[0]["value"]) <= 1e-5
+
+
+def test_a_merged_api_run_keeps_its_cost_block(fake_api, tmp_path, data):
+    """merge builds the summary through the runner's own summarize, with the run's recorded
+    settings: a priced API run merged from shards equals the unsharded one, cost block included."""
+    def api_run(*extra):
+        res = run_cli("run", "--model", "openai/fake-judge", "--base-url", fake_api.openai_base_url, "--task",
+                      "rewardbench", "--data-path", str(data), "--output-dir", str(tmp_path / "out"), "--quiet",
+                      "--price", "3,15", "--cache", str(tmp_path / "c.sqlite"), *extra)
+        assert res.returncode == 0, res.stderr
+
+    api_run("--run-name", "whole")
+    for i in range(2):
+        api_run("--shard", f"{i}/2", "--run-name", f"s{i}")
+    out = tmp_path / "out"
+    assert _merge(out / "s0", out / "s1", "-o", out / "m").returncode == 0
+    whole = json.loads((out / "whole" / "summary.json").read_text())
+    assert whole["cost"]["usd"] > 0
+    assert (out / "m" / "summary.json").read_bytes() == (out / "whole" / "summary.json").read_bytes()
+    assert json.loads((out / "m" / "run.json").read_text())["cost_usd"] == whole["cost"]["usd"]

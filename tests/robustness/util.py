@@ -16,16 +16,7 @@ CRASH_ENV = "RMBENCH_TEST_CRASH_AT"
 
 
 def rb_rows(n: int) -> list[dict]:
-    """``n`` rows in RewardBench's hub schema, cycling through the hand-checked fixture plan
-    with unique ids (so every section is present and the score is known)."""
-    base = rb_fixture.rows()
-    out = []
-    for k in range(n):
-        r = dict(base[k % len(base)])
-        r["id"] = k
-        r["prompt"] = f"{r['prompt']} (copy {k // len(base)})"
-        out.append(r)
-    return out
+    return rb_fixture.many(n)
 
 
 def rb_data(tmp_path: Path, n: int = 36, name: str = "rb.json") -> Path:

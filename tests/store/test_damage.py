@@ -49,10 +49,7 @@ def tree(root: Path, skip: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("damage")
-    rows = []
-    for k, r in enumerate(rb_fixture.rows() * 2):
-        rows.append({**r, "id": k, "prompt": f"{r['prompt']} ({k})"})
-    data = write_json(root / "rb.json", rows)
+    data = write_json(root / "rb.json", rb_fixture.many(24))
     args = ["run", "--model", "baseline/longest", "--task", "rewardbench", "--data-path", str(data),
             "--output-dir", str(root / "ref"), "--run-name", "r", "--quiet", "--seed", "5"]
     assert call(*args)[0] == 0

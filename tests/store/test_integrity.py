@@ -15,14 +15,7 @@ from tests.helpers import run_cli, write_json, write_jsonl
 
 
 def _rows(n: int = 12) -> list[dict]:
-    base = rb_fixture.rows()
-    out = []
-    for k in range(n):
-        r = dict(base[k % len(base)])
-        r["id"] = k
-        r["prompt"] = f"{r['prompt']} (variant {k})"
-        out.append(r)
-    return out
+    return rb_fixture.many(n)
 
 
 @pytest.fixture
@@ -201,6 +194,16 @@ def test_7_a_template_failing_on_real_data_is_one_line_before_run_json(tmp_path,
     assert not (tmp_path / "out" / "t").exists() or not (tmp_path / "out" / "t" / "run.json").exists()
 
 
+@pytest.mark.parametrize("tag", ['{% include "x.j2" %}', '{% extends "x.j2" %}'])
+def test_7_loading_tags_in_a_leaderboard_template_are_one_line(tmp_path, data, tag):
+    ok(run(tmp_path, data))
+    tmpl = tmp_path / "board.md.j2"
+    tmpl.write_text(tag + "\n{{ table }}")
+    one_line(run_cli("leaderboard", str(tmp_path / "out"), "--template", str(tmpl)), "cannot load other templates")
+    tmpl.write_text("{{ table | no_such_filter }}")
+    one_line(run_cli("leaderboard", str(tmp_path / "out"), "--template", str(tmpl)), "template error")
+
+
 # 8 -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["json", "jsonl", "parquet"])
 def test_8_local_files_leave_nothing_in_the_datasets_cache(tmp_path, kind):
@@ -227,6 +230,13 @@ def test_8_local_files_leave_nothing_in_the_datasets_cache(tmp_path, kind):
     (lambda t: t.__setitem__("score", "high"), "tasks.rewardbench.score"),
     (lambda t: t.__setitem__("ci", "wide"), "tasks.rewardbench.ci"),
     (lambda t: t["sections"]["Chat"].__setitem__("score", float("nan")), "NaN is not a JSON number"),
+    # the blocks beside the scores are typed too: a report never trips over one
+    (lambda t: t.__setitem__("judging", []), "tasks.rewardbench.judging"),
+    (lambda t: t["judging"].__setitem__("failures", {"api_error": "2"}), "tasks.rewardbench.judging.failures"),
+    (lambda t: t["protocol"].__setitem__("truncate", 512), "tasks.rewardbench.protocol.truncate"),
+    (lambda t: t["diagnostics"]["length_bias"].__setitem__("difference", "big"), "length_bias.difference"),
+    (lambda t: t.__setitem__("usage", {"input_tokens": "many"}), "tasks.rewardbench.usage"),
+    (lambda t: t.__setitem__("ci_method", {"level": 95}), "tasks.rewardbench.ci_method.level"),
 ])
 def test_9_a_bad_summary_stops_leaderboard_and_gate(tmp_path, data, edit, needle):
     ok(run(tmp_path, data, name="base"))
@@ -363,3 +373,147 @@ def test_rescore_uses_the_options_the_run_recorded_not_todays_yaml(tmp_path, dat
 
     after = rescore(run_dir)
     assert after["tasks"]["rewardbench"]["score"] == before["tasks"]["rewardbench"]["score"]
+
+
+@pytest.mark.parametrize("damage", ["no matrix", "matrix text", "matrix 1x1", "domain number", "lengths number",
+                                    "no scores"])
+def test_5_a_record_that_fits_the_schema_but_not_its_scorer(tmp_path, damage):
+    """A line of the record schema's shape whose result its scorer cannot read (RM-Bench's style
+    matrix removed or mangled, a label of the wrong type): readers name the line, a rerun judges
+    that example again and ends with the undamaged summary."""
+    from rmbench.resources import demo_dir
+
+    args = ["run", "--model", "baseline/longest", "--task", "rm-bench", "--data-path", str(demo_dir() / "rm-bench.json"),
+            "--output-dir", str(tmp_path / "out"), "--run-name", "r", "--quiet"]
+    ok(run_cli(*args))
+    run_dir = tmp_path / "out" / "r"
+    good, good_records = (run_dir / "summary.json").read_bytes(), (run_dir / "records.jsonl").read_bytes()
+    lines = good_records.decode().splitlines(keepends=True)
+    rec = json.loads(lines[1])
+    if damage == "no matrix":
+        del rec["result"]["matrix"]
+    elif damage == "matrix text":
+        rec["result"]["matrix"] = "abc"
+    elif damage == "matrix 1x1":
+        rec["result"]["matrix"] = [[1.0]]
+    elif damage == "domain number":
+        rec["labels"]["domain"] = 5
+    elif damage == "lengths number":
+        rec["lengths"] = 5
+    else:
+        rec["scores"] = []
+    (run_dir / "records.jsonl").write_text("".join([lines[0], json.dumps(rec) + "\n", *lines[2:]]))
+    one_line(run_cli("rescore", str(run_dir)), "records.jsonl line 2")
+    one_line(run_cli("compare", str(run_dir), str(run_dir)), "records.jsonl line 2")
+    assert (run_dir / "summary.json").read_bytes() == good
+    ok(run_cli(*args))
+    assert (run_dir / "summary.json").read_bytes() == good and (run_dir / "records.jsonl").read_bytes() == good_records
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda r: r.pop("identity_hash"), "identity_hash is missing"),
+    (lambda r: r.__setitem__("identity", {}), "identity_hash does not match"),
+    (lambda r: r["config"].__setitem__("seed", 5), "config and its identity disagree (seed)"),
+    (lambda r: r["config"].__setitem__("price", [-100, -100]), "--price"),
+    (lambda r: r["config"].__setitem__("samples", "2"), "samples"),
+    (lambda r: r["config"].__setitem__("orders", "zzz"), "--orders"),
+    (lambda r: r.__setitem__("data_notes", [1]), "data_notes"),
+    (lambda r: r["judge"].__setitem__("task_modes", [1]), "judge.task_modes"),
+    (lambda r: r["tasks"]["rewardbench"].__setitem__("protocol", [1]), "tasks.rewardbench.protocol"),
+])
+def test_4_an_edited_run_json_is_refused(tmp_path, data, edit, needle):
+    """run.json is checked in itself (types) and against its identity fingerprint, which every
+    record and the summary carry: an edited setting is refused, never used."""
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    info = json.loads((run_dir / "run.json").read_text())
+    edit(info)
+    (run_dir / "run.json").write_text(json.dumps(info))
+    before = (run_dir / "summary.json").read_bytes()
+    one_line(run_cli("rescore", str(run_dir)), needle)
+    assert (run_dir / "summary.json").read_bytes() == before
+
+
+def test_4_records_swapped_in_with_the_fingerprint_removed_are_refused(tmp_path, data):
+    ok(run(tmp_path, data, model="baseline/shortest", name="s"))
+    ok(run(tmp_path, data, model="baseline/longest", name="l"))
+    out = tmp_path / "out"
+    (out / "l" / "records.jsonl").write_bytes((out / "s" / "records.jsonl").read_bytes())
+    info = json.loads((out / "l" / "run.json").read_text())
+    del info["identity_hash"]
+    (out / "l" / "run.json").write_text(json.dumps(info))
+    one_line(run_cli("rescore", str(out / "l")), "identity_hash")
+
+
+def test_10_a_task_yaml_edited_between_two_invocations_does_not_mix(tmp_path, data, monkeypatch):
+    """The identity holds each task's scoring options: records judged under yesterday's YAML are
+    not resumed under today's."""
+    ok(run(tmp_path, data))
+    info = json.loads((tmp_path / "out" / "r" / "run.json").read_text())
+    info["status"] = "interrupted"
+    (tmp_path / "out" / "r" / "run.json").write_text(json.dumps(info))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    from rmbench.resources import tasks_dir
+
+    for f in tasks_dir().glob("*.yaml"):
+        (tasks / f.name).write_text(f.read_text().replace("math-prm: 984", "math-prm: 1"))
+    monkeypatch.setattr("rmbench.registry.tasks_dir", lambda: tasks)
+    one_line(run(tmp_path, data), "different settings", "scoring")
+
+
+@pytest.mark.parametrize("kw,needle", [({"limit": "5"}, "limit"), ({"samples": "2"}, "samples"),
+                                       ({"concurrency": None}, "concurrency"), ({"price": (1,)}, "price"),
+                                       ({"shard": (0,)}, "shard"), ({"model_args": "x"}, "model_args"),
+                                       ({"gen": {"max_tokens": "5"}}, "max_tokens"),
+                                       ({"gen": {"stop": []}}, "stop")])
+def test_13_python_api_settings_of_the_wrong_kind_are_user_errors(data, kw, needle):
+    import rmbench
+
+    with pytest.raises(rmbench.UserError, match=needle):
+        rmbench.evaluate("baseline/longest", ["rewardbench"], data_path=str(data), **kw)
+
+
+# 5 (files that are not plain files) ---------------------------------------------------------------
+def test_a_hard_link_is_never_written_through(tmp_path, data):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    outside = tmp_path / "outside.jsonl"
+    outside.write_bytes((run_dir / "records.jsonl").read_bytes()[:-20])   # a torn tail to repair
+    (run_dir / "records.jsonl").unlink()
+    os.link(outside, run_dir / "records.jsonl")
+    info = json.loads((run_dir / "run.json").read_text())
+    info["status"] = "interrupted"
+    (run_dir / "run.json").write_text(json.dumps(info))
+    before = outside.read_bytes()
+    one_line(run(tmp_path, data), "hard link")
+    assert outside.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+@pytest.mark.parametrize("name", ["records.jsonl", "run.json", "summary.json"])
+def test_a_fifo_or_directory_in_place_of_a_file_is_one_line(tmp_path, data, kind, name):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    (run_dir / name).unlink()
+    if kind == "fifo":
+        os.mkfifo(run_dir / name)
+    else:
+        (run_dir / name).mkdir()
+    for res in (run_cli("rescore", str(run_dir)), run_cli("show", str(run_dir)), run(tmp_path, data)):
+        if res.returncode == 0:   # a command that rewrites the file may replace what was there
+            continue
+        one_line(res)
+    one_line(run(tmp_path, data, "--overwrite")) if kind == "directory" else ok(run(tmp_path, data, "--overwrite"))
+
+
+def test_9_merge_never_replaces_records_without_run_json(tmp_path):
+    data = write_json(tmp_path / "rb.json", _rows(10))
+    for i in range(2):
+        ok(run(tmp_path, data, "--shard", f"{i}/2", name=f"s{i}"))
+    victim = tmp_path / "out" / "victim"
+    victim.mkdir()
+    (victim / "records.jsonl").write_text("precious\n")
+    one_line(run_cli("merge", "--quiet", str(tmp_path / "out" / "s0"), str(tmp_path / "out" / "s1"), "-o", str(victim)),
+             "holds records but no run.json")
+    assert (victim / "records.jsonl").read_text() == "precious\n"

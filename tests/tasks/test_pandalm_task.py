@@ -72,6 +72,56 @@ def test_the_default_source_is_the_pinned_file_and_offline_is_one_line():
     assert "\n" not in str(err.value)
 
 
+def test_the_pinned_file_is_fetched_checked_and_read(tmp_path, monkeypatch):
+    """The download path end to end, from a server on 127.0.0.1: the cache keeps the file under a
+    name without its suffix, the sha256 is checked before anything is read, and a different file
+    at the same address is refused."""
+    import dataclasses
+    import hashlib
+    import http.server
+    import threading
+
+    import datasets.config
+
+    from rmbench.resources import demo_dir
+
+    body = (demo_dir() / "pandalm.json").read_bytes()
+    served = {"/data/testset-v1.json": body, "/other/testset-v1.json": body.replace(b"Demo", b"Dem0", 1)}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = served.get(self.path)
+            self.send_response(200 if data else 404)
+            self.send_header("Content-Length", str(len(data or b"")))
+            self.end_headers()
+            if self.command == "GET" and data:
+                self.wfile.write(data)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)   # only 127.0.0.1 is reached
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(datasets.config, "DOWNLOADED_DATASETS_PATH", tmp_path / "cache" / "downloads")
+    try:
+        base = get_spec("pandalm")
+        url = f"http://127.0.0.1:{server.server_address[1]}/data/testset-v1.json"
+        spec = dataclasses.replace(base, source=dataclasses.replace(
+            base.source, url=url, sha256=hashlib.sha256(body).hexdigest()))
+        task = load_task(spec)
+        assert len(task.examples) == len(json.loads(body))
+        assert task.provenance["files"] == {"testset-v1.json": hashlib.sha256(body).hexdigest()}
+        other = dataclasses.replace(spec, source=dataclasses.replace(spec.source, url=url.replace("/data/", "/other/")))
+        with pytest.raises(UserError, match="does not have the published content"):
+            load_task(other)
+    finally:
+        server.shutdown()
+
+
 # -- scoring by hand ------------------------------------------------------------------------------
 
 GOLD = [1, 2, 0, 1, 2, 0]

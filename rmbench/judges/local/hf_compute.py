@@ -142,10 +142,13 @@ class Generator:
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Sequence[int]], limits: Sequence[int], settings: GenSettings,
-                 batch_size: int) -> list[tuple[str, str, int]]:
+                 batch_size: int, top_logprobs: int = 0) -> list[tuple[str, str, int, list | None]]:
+        """Per prompt: (text, finish reason, new token count, steps). With ``top_logprobs`` > 0,
+        ``steps`` lists for each kept token [(token id, log-probability), ...]: the sampled token
+        first, then the ``top_logprobs`` most likely ones, from the raw logits of that step."""
         from transformers import GenerationConfig
 
-        out: list[tuple[str, str, int]] = [("", "stop", 0)] * len(prompts)
+        out: list[tuple[str, str, int, list | None]] = [("", "stop", 0, None)] * len(prompts)
         sample = bool(settings.temperature) and settings.temperature > 0
         for idx in plan_batches([len(p) for p in prompts], batch_size, sort=True):
             batch = [prompts[i] for i in idx]
@@ -160,9 +163,10 @@ class Generator:
                                    top_k=0, min_p=0.0, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0)
             if sample and settings.seed is not None:
                 torch.manual_seed(settings.seed)
-            seqs = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg)
-            new = seqs[:, ids.shape[1]:].cpu().tolist()
-            for i, toks in zip(idx, new, strict=True):
+            res = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg,
+                                      return_dict_in_generate=True, output_logits=top_logprobs > 0)
+            new = res.sequences[:, ids.shape[1]:].cpu().tolist()
+            for b, (i, toks) in enumerate(zip(idx, new, strict=True)):
                 end = next((k for k, t in enumerate(toks) if t in self.eos_ids), None)
                 if end is not None:
                     kept, reason = toks[:end], "stop"
@@ -173,5 +177,17 @@ class Generator:
                 while kept and kept[-1] == self.pad_id and self.pad_id not in self.eos_ids:
                     kept = kept[:-1]
                 text = self.tokenizer.decode(kept, skip_special_tokens=True)
-                out[i] = (text, reason, len(kept) + (1 if end is not None else 0))
+                steps = _top_steps(res.logits, b, kept, top_logprobs) if top_logprobs > 0 else None
+                out[i] = (text, reason, len(kept) + (1 if end is not None else 0), steps)
         return out
+
+
+def _top_steps(logits, row: int, kept: Sequence[int], k: int) -> list[list[tuple[int, float]]]:
+    steps = []
+    for t, tok in enumerate(kept):
+        lp = torch.log_softmax(logits[t][row].float(), dim=-1)
+        top = torch.topk(lp, min(k, lp.shape[-1]))
+        pairs = [(int(tok), float(lp[tok]))]
+        pairs += [(int(j), float(v)) for v, j in zip(top.values.tolist(), top.indices.tolist()) if int(j) != tok]
+        steps.append(pairs)
+    return steps

@@ -1,7 +1,9 @@
-"""What the HTTP API providers (openai, anthropic) share: endpoint and key handling, the error
-classification the Judge's retry loop reads, and an SDK client per event loop.
+"""What the HTTP API providers (openai, anthropic) share: ``HTTPProvider`` (model-args check,
+endpoint and key handling, one SDK client per event loop, the generic POST of a body the
+provider builds, the error classification the Judge's retry loop reads, the batch-API plumbing),
+and the helpers behind it.
 
-Nothing here imports an SDK; each provider passes its SDK module in.
+Nothing here imports an SDK at module level; ``HTTPProvider`` imports the one its subclass names.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from rmbench.errors import UserError
-from rmbench.judges.base import ProviderError
+from rmbench.judges.base import BaseProvider, GenOutput, GenRequest, ProviderError
 from rmbench.types import TOO_LONG
 
 MAX_RETRY_AFTER = 300.0  # seconds; a longer Retry-After is capped (the next answer says more)
@@ -249,3 +252,156 @@ def batch_failure(http_status: int | None, message: str):
     too_long = http_status == 413 or (http_status in (400, None) and bool(_TOO_LONG.search(message)))
     prefix = f"HTTP {http_status}: " if http_status else ""
     return Failure(TOO_LONG if too_long else API_ERROR, (prefix + message)[:500])
+
+
+# -- the provider base ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class APISpec:
+    """What tells one HTTP API provider from another (see ``HTTPProvider``)."""
+
+    prefix: str              # the model prefix, also the SDK's module name
+    client_class: str        # the SDK's async client, e.g. "AsyncOpenAI"
+    post_path: str           # appended to the client's base URL for live requests
+    official_url: str
+    key_env: str
+    url_env: str
+    batch_max_requests: int
+    batch_max_bytes: int
+    model_args: tuple[str, ...] = ("http_client", "batch_poll", "batch_size")
+
+
+class HTTPProvider(BaseProvider):
+    """A chat provider behind an HTTP API reached through its official SDK.
+
+    A subclass sets ``api`` (an ``APISpec``) and writes three things: ``request_body`` (the
+    JSON body of one request, live or in a batch), ``parse_response`` (a GenOutput from the
+    reply's JSON) and the batch API calls (``batch_entry``, ``batch_submit``, ``batch_status``,
+    ``batch_results``). Everything else is here: the ``--model-args`` check, the endpoint
+    (``--base-url``, the URL variable, the official URL), the key (read once, never written
+    anywhere), the HTTP transport, one SDK client per event loop, the POST itself, and the
+    error classification the Judge's retries read."""
+
+    batch_api = True  # --batch: see judges/batching.py
+    api: APISpec
+
+    def __init__(self, name: str, config):
+        super().__init__(name, config)
+        unknown = sorted(set(self.model_args) - set(self.api.model_args))
+        if unknown:
+            raise UserError(f"unknown --model-args for {self.api.prefix}/: {', '.join(unknown)} "
+                            f"(known: {', '.join(self.api.model_args)})")
+        from rmbench.judges import endpoints
+
+        self.env_vars_used = [self.api.key_env]
+        if config.base_url:
+            urls = endpoints.parse_urls(config.base_url, "--base-url")
+        elif os.environ.get(self.api.url_env):
+            urls = endpoints.parse_urls(os.environ[self.api.url_env], self.api.url_env)
+            self.env_vars_used.append(self.api.url_env)
+        else:
+            urls = [self.api.official_url]
+        self.base_url = urls[0]  # with several replicas, the first names them (cache identity)
+        self._key = api_key(self.api.key_env, f"{self.api.prefix}/")
+        default_client = "aiohttp" if aiohttp_transport(self.api.prefix) else "httpx"
+        self.http_client = self.model_args.get("http_client") or default_client
+        if self.http_client not in HTTP_CLIENTS:
+            raise UserError(f"--model-args http_client must be one of {', '.join(HTTP_CLIENTS)}")
+        self.batch_poll, self.batch_size = batch_settings(self.model_args, self.api.batch_max_requests)
+        self._sdk = import_sdk(self.api.prefix)
+        self.ignored: list[str] = []
+        self._post_url = ""
+        self._clients = LoopClient(self._make_client)
+        # several --base-url replicas (rmbench/judges/endpoints.py): routing, health, stats.endpoints
+        self._replicas: Any = None
+        if len(urls) > 1:
+            if config.batch:
+                raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
+            self._replicas = endpoints.Endpoints(urls, self._client_for, self._sdk.APIConnectionError)
+
+    # -- identity ---------------------------------------------------------------------------
+    def cache_identity(self) -> dict[str, Any]:
+        return {"provider": self.api.prefix, "model": self.name, "endpoint": public_url(self.base_url)}
+
+    def describe(self) -> dict[str, Any]:
+        d = {**self.cache_identity(), **self.describe_extra(), "http_client": self.http_client}
+        if self.ignored:
+            d["ignored_settings"] = self.ignored
+        return d
+
+    def describe_extra(self) -> dict[str, Any]:
+        return {}
+
+    # -- the request ------------------------------------------------------------------------
+    def _make_client(self):
+        client, self._post_url = self._client_for(self.base_url)
+        return client
+
+    def _client_for(self, url: str) -> tuple[Any, str]:
+        """(an SDK client for one endpoint, the absolute URL live requests are posted to)."""
+        timeout = float(self.config.timeout)
+        cls = getattr(self._sdk, self.api.client_class)
+        client = cls(api_key=self._key, base_url=url, max_retries=0, timeout=timeout,
+                     http_client=http_client(self._sdk, self.http_client, timeout))
+        # The request URL resolved once per client, as the SDK would merge it with base_url:
+        # posting an absolute URL saves the SDK a URL parse and copy on every request.
+        return client, str(client.base_url).rstrip("/") + self.api.post_path
+
+    def request_body(self, req: GenRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_response(self, data: Any) -> GenOutput:
+        raise NotImplementedError
+
+    async def post_json(self, url: str | None, body: dict[str, Any]) -> Any:
+        """The SDK's generic POST (its auth, headers, timeouts and error classes) of a body built
+        here, the reply read as plain JSON: the SDK's typed parameter and response models cost
+        most of its CPU per request (see bench/RESULTS.md). ``url`` None: the live endpoint."""
+        try:
+            if url is None and self._replicas is not None:  # several replicas: least outstanding first, failover
+                raw = await self._replicas.call(lambda client, post_url: client.post(post_url, cast_to=bytes, body=body))
+            else:
+                raw = await self._clients.get().post(url or self._post_url, cast_to=bytes, body=body)
+            return json.loads(raw)
+        except Exception as e:
+            raise self.error(e) from None
+
+    async def agenerate(self, req: GenRequest) -> GenOutput:
+        return self.parse_response(await self.post_json(None, self.request_body(req)))
+
+    def error(self, exc: BaseException) -> ProviderError:
+        return to_provider_error(exc, self._sdk, self._key, self.api.key_env)
+
+    def classify_error(self, exc: BaseException) -> tuple[bool, float | None]:
+        err = self.error(exc)
+        return err.retryable, err.retry_after
+
+    def scale_stats(self) -> dict[str, Any]:
+        """run.json ``stats.endpoints`` with several replicas (rmbench/judges/endpoints.py)."""
+        return {"endpoints": self._replicas.stats()} if self._replicas is not None else {}
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()
+        if self._replicas is not None:
+            await self._replicas.aclose()
+
+    # -- batch APIs (--batch) ---------------------------------------------------------------
+    def batch_poll_seconds(self) -> float:
+        return self.batch_poll
+
+    def batch_entry(self, req: GenRequest) -> dict[str, Any]:
+        """One request as the batch API's input carries it."""
+        raise NotImplementedError
+
+    def batch_line(self, req: GenRequest) -> bytes:
+        return json.dumps(self.batch_entry(req), ensure_ascii=False).encode("utf-8")
+
+    def batch_chunks(self, reqs: list[GenRequest]) -> list[list[GenRequest]]:
+        lines = [(r, self.batch_line(r)) for r in reqs]
+        return [[r for r, _ in chunk] for chunk in split_batches(lines, self.batch_size, self.api.batch_max_bytes)]
+
+    async def sdk_call(self, fn: Callable[[Any], Any]) -> Any:
+        """``await fn(client)`` with the SDK's errors turned into ProviderErrors."""
+        try:
+            return await fn(self._clients.get())
+        except Exception as e:
+            raise self.error(e) from None

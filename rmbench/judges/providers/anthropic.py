@@ -30,21 +30,15 @@ results keep the API's error type and message; ``expired`` and ``canceled`` ones
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from rmbench.errors import UserError
-from rmbench.judges import endpoints
-from rmbench.judges.base import BaseProvider, GenOutput, GenRequest, ProviderError
+from rmbench.judges.base import GenOutput, GenRequest, ProviderError
 from rmbench.judges.providers import _api
 
 OFFICIAL_URL = "https://api.anthropic.com"
 KEY_ENV = "ANTHROPIC_API_KEY"
 URL_ENV = "ANTHROPIC_BASE_URL"
-MODEL_ARGS = ("http_client", "batch_poll", "batch_size")
-BATCH_MAX_REQUESTS = 100_000
-BATCH_MAX_BYTES = 240 * 1024 * 1024  # the API's limit is 256 MB per batch
 DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "pause_turn": "stop",
@@ -58,45 +52,20 @@ def _sdk_major(sdk: Any) -> int:
         return 0
 
 
-class Provider(BaseProvider):
+class Provider(_api.HTTPProvider):
     env_vars = (KEY_ENV, URL_ENV)
-    batch_api = True  # --batch: see judges/batching.py
+    api = _api.APISpec("anthropic", "AsyncAnthropic", "/v1/messages", OFFICIAL_URL, KEY_ENV, URL_ENV,
+                       batch_max_requests=100_000, batch_max_bytes=240 * 1024 * 1024)  # the API's limit: 256 MB
 
     def __init__(self, name: str, config):
         super().__init__(name, config)
-        unknown = sorted(set(self.model_args) - set(MODEL_ARGS))
-        if unknown:
-            raise UserError(f"unknown --model-args for anthropic/: {', '.join(unknown)} (known: {', '.join(MODEL_ARGS)})")
-        self.env_vars_used = [KEY_ENV]
-        if config.base_url:
-            urls = endpoints.parse_urls(config.base_url, "--base-url")
-        elif os.environ.get(URL_ENV):
-            urls = endpoints.parse_urls(os.environ[URL_ENV], URL_ENV)
-            self.env_vars_used.append(URL_ENV)
-        else:
-            urls = [OFFICIAL_URL]
-        self.base_url = urls[0]  # with several replicas, the first names them (cache identity)
-        self._key = _api.api_key(KEY_ENV, "anthropic/")
-        default_client = "aiohttp" if _api.aiohttp_transport("anthropic") else "httpx"
-        self.http_client = self.model_args.get("http_client") or default_client
-        if self.http_client not in _api.HTTP_CLIENTS:
-            raise UserError(f"--model-args http_client must be one of {', '.join(_api.HTTP_CLIENTS)}")
-        self.batch_poll, self.batch_size = _api.batch_settings(self.model_args, BATCH_MAX_REQUESTS)
-        self._sdk = _api.import_sdk("anthropic")
         self.sampling_params = _sdk_major(self._sdk) < 2
         gen = config.gen.set_fields()
         self._check_thinking(gen)
-        self.ignored = [k for k in ("seed",) if k in gen]
+        # the Messages API has no seed and no token log-probabilities
+        self.ignored = [k for k in ("seed", "logprobs") if k in gen]
         if not self.sampling_params:
             self.ignored += [k for k in ("temperature", "top_p") if k in gen]
-        self._post_url = ""
-        self._clients = _api.LoopClient(self._make_client)
-        # -- several --base-url replicas (rmbench/judges/endpoints.py): routing, health, stats --
-        self._replicas: endpoints.Endpoints | None = None
-        if len(urls) > 1:
-            if config.batch:
-                raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
-            self._replicas = endpoints.Endpoints(urls, self._client_for, self._sdk.APIConnectionError)
 
     @staticmethod
     def _check_thinking(gen: dict[str, Any]) -> None:
@@ -111,34 +80,7 @@ class Provider(BaseProvider):
             raise UserError(f"--gen max_tokens ({gen['max_tokens']}) must exceed thinking_budget ({budget}): "
                             "it counts thinking and answer together")
 
-    # -- identity ---------------------------------------------------------------------------
-    def cache_identity(self) -> dict[str, Any]:
-        return {"provider": "anthropic", "model": self.name, "endpoint": _api.public_url(self.base_url)}
-
-    def describe(self) -> dict[str, Any]:
-        d = {**self.cache_identity(), "http_client": self.http_client}
-        if self.ignored:
-            d["ignored_settings"] = self.ignored
-        return d
-
     # -- the request ------------------------------------------------------------------------
-    def _make_client(self):
-        client, self._post_url = self._client_for(self.base_url)
-        return client
-
-    def _client_for(self, url: str):
-        """(SDK client for one endpoint, the absolute URL requests are posted to)."""
-        timeout = float(self.config.timeout)
-        client = self._sdk.AsyncAnthropic(api_key=self._key, base_url=url, max_retries=0, timeout=timeout,
-                                          http_client=_api.http_client(self._sdk, self.http_client, timeout))
-        # The request URL resolved once per client, as the SDK would merge it with base_url:
-        # posting an absolute URL saves the SDK a URL parse and copy on every request.
-        return client, str(client.base_url).rstrip("/") + "/v1/messages"
-
-    def scale_stats(self) -> dict[str, Any]:
-        """run.json ``stats.endpoints`` with several replicas (see rmbench/judges/endpoints.py)."""
-        return {"endpoints": self._replicas.stats()} if self._replicas is not None else {}
-
     def request_body(self, req: GenRequest) -> dict[str, Any]:
         """The Messages API body for one request (also what a batch request carries)."""
         g = req.gen.set_fields()
@@ -164,59 +106,22 @@ class Provider(BaseProvider):
                     body[k] = g[k]
         return body
 
-    async def agenerate(self, req: GenRequest) -> GenOutput:
-        body = self.request_body(req)
-        try:
-            # The SDK's generic POST (auth, version header, timeout, error classes) with the body
-            # built here and the reply read as plain JSON: no typed models on the hot path.
-            if self._replicas is not None:  # several replicas: least outstanding first, failover
-                raw = await self._replicas.call(lambda client, url: client.post(url, cast_to=bytes, body=body))
-            else:
-                raw = await self._clients.get().post(self._post_url, cast_to=bytes, body=body)
-            data = json.loads(raw)
-        except Exception as e:
-            raise _api.to_provider_error(e, self._sdk, self._key, KEY_ENV) from None
+    def parse_response(self, data: Any) -> GenOutput:
         return parse_message(data)
 
-    def classify_error(self, exc: BaseException) -> tuple[bool, float | None]:
-        err = _api.to_provider_error(exc, self._sdk, self._key, KEY_ENV)
-        return err.retryable, err.retry_after
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()
-        if self._replicas is not None:
-            await self._replicas.aclose()
-
     # -- Message Batches (--batch) ----------------------------------------------------------
-    def batch_poll_seconds(self) -> float:
-        return self.batch_poll
-
-    def _batch_entry(self, req: GenRequest) -> dict[str, Any]:
+    def batch_entry(self, req: GenRequest) -> dict[str, Any]:
         return {"custom_id": req.key, "params": self.request_body(req)}
 
-    def batch_chunks(self, reqs: list[GenRequest]) -> list[list[GenRequest]]:
-        sized = [(r, json.dumps(self._batch_entry(r), ensure_ascii=False).encode("utf-8")) for r in reqs]
-        return [[r for r, _ in chunk] for chunk in _api.split_batches(sized, self.batch_size, BATCH_MAX_BYTES)]
-
-    def _error(self, exc: BaseException) -> ProviderError:
-        return _api.to_provider_error(exc, self._sdk, self._key, KEY_ENV)
-
     async def batch_submit(self, reqs: list[GenRequest]) -> dict[str, Any]:
-        body = {"requests": [self._batch_entry(r) for r in reqs]}
-        try:
-            # the generic POST, as for live requests: the typed path would transform every request
-            data = json.loads(await self._clients.get().post("/v1/messages/batches", cast_to=bytes, body=body))
-        except Exception as e:
-            raise self._error(e) from None
+        # the generic POST, as for live requests: the typed path would transform every request
+        data = await self.post_json("/v1/messages/batches", {"requests": [self.batch_entry(r) for r in reqs]})
         return {"id": data["id"]}
 
     async def batch_status(self, handle: dict[str, Any]):
         from rmbench.judges.batching import BatchStatus
 
-        try:
-            b = await self._clients.get().messages.batches.retrieve(handle["id"])
-        except Exception as e:
-            raise self._error(e) from None
+        b = await self.sdk_call(lambda client: client.messages.batches.retrieve(handle["id"]))
         c = b.request_counts
         failed = c.errored + c.canceled + c.expired
         return BatchStatus(state=b.processing_status, ended=b.processing_status == "ended",
@@ -224,12 +129,13 @@ class Provider(BaseProvider):
 
     async def batch_results(self, handle: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        try:
-            async for entry in await self._clients.get().messages.batches.results(handle["id"]):
+
+        async def read(client):
+            async for entry in await client.messages.batches.results(handle["id"]):
                 d = entry.to_dict()
                 out[d.get("custom_id")] = batch_result(d.get("result") or {})
-        except Exception as e:
-            raise self._error(e) from None
+
+        await self.sdk_call(read)
         return out
 
 

