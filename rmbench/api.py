@@ -163,7 +163,9 @@ async def evaluate_async(model: Any, tasks: Any, *, gen: Mapping[str, Any] | Gen
 
     config, examples = _config(model, tasks, gen, output_dir, settings)
     judge = None if isinstance(model, str) else model
-    plan = prepare(config, judge=judge, examples=examples, demo=demo)
+    # loading data and a local model takes seconds to minutes: off the event loop, so that the
+    # caller's other tasks (a trainer's, a notebook's) keep running meanwhile
+    plan = await asyncio.to_thread(prepare, config, judge=judge, examples=examples, demo=demo)
     out = await run_plan(plan, command=None, progress="auto" if progress is None else progress)
     return Result(out.summary, out.records, out.path, out.run_info)
 

@@ -14,6 +14,7 @@ would wake the next sender only after every answer that arrived together was han
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 import random
@@ -404,12 +405,19 @@ class Judge:
         if self.template is None:
             return
         for example in examples:
+            # the multi-turn form of a template is rendered too, on the example grown into a
+            # conversation of two user turns, when the example itself has one
+            turns = sum(1 for m in example.messages if m.get("role") == "user")
+            grown = example if turns > 1 else dataclasses.replace(example, messages=(
+                *example.messages, {"role": "assistant", "content": "An earlier answer."},
+                {"role": "user", "content": "A follow-up question."}))
             modes = {self.task_modes.get(example.task, self.mode), *self.task_templates.get(example.task, {})}
             for mode in sorted(modes):
-                tmpl = self.template_for(example, mode)
-                n = {RATING: 1, BEST_OF_N: len(example.candidates)}.get(tmpl.mode, 2)
-                if len(example.candidates) >= n:
-                    tmpl.render(example.messages, example.candidates[:n])
+                for ex in (example,) if grown is example else (example, grown):
+                    tmpl = self.template_for(ex, mode)
+                    n = {RATING: 1, BEST_OF_N: len(ex.candidates)}.get(tmpl.mode, 2)
+                    if len(ex.candidates) >= n:
+                        tmpl.render(ex.messages, ex.candidates[:n])
 
     # -- identity -------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

@@ -194,6 +194,19 @@ def test_7_a_template_failing_on_real_data_is_one_line_before_run_json(tmp_path,
     assert not (tmp_path / "out" / "t").exists() or not (tmp_path / "out" / "t" / "run.json").exists()
 
 
+def test_7_a_broken_multi_turn_form_is_one_line_before_run_json_on_single_turn_data(tmp_path, data):
+    """Every example here has one user turn; the multi-turn form is still rendered before work."""
+    multi = tmp_path / "multi.j2"
+    multi.write_text("{#- rmbench\nmode: pairwise\n-#}\n{{ no_such_variable }}")
+    tmpl = tmp_path / "single.j2"
+    tmpl.write_text(f"{{#- rmbench\nmode: pairwise\nmulti_turn: {multi}\n-#}}\n{{{{ response_a }}}} {{{{ response_b }}}}")
+    res = run_cli("run", "--model", "openai/x", "--task", "rewardbench", "--data-path", str(data),
+                  "--output-dir", str(tmp_path / "out"), "--run-name", "t", "--prompt", str(tmpl),
+                  env={"OPENAI_API_KEY": "sk-test"})
+    one_line(res, "multi.j2")
+    assert not (tmp_path / "out" / "t" / "run.json").exists()
+
+
 @pytest.mark.parametrize("tag", ['{% include "x.j2" %}', '{% extends "x.j2" %}'])
 def test_7_loading_tags_in_a_leaderboard_template_are_one_line(tmp_path, data, tag):
     ok(run(tmp_path, data))
