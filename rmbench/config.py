@@ -162,7 +162,7 @@ def coerce_value(raw: str) -> Any:
 
 def check_run_name(run_name: str) -> str:
     """A run name is one plain directory name: not blank, no path separators, no control
-    characters, not '.' or '..'."""
+    characters, not starting with '.'."""
     if not isinstance(run_name, str) or not run_name.strip():
         raise UserError("--run-name is blank; give a plain directory name")
     if any(not ch.isprintable() for ch in run_name):
@@ -172,6 +172,8 @@ def check_run_name(run_name: str) -> str:
                         "(no '/' or '\\', not '.' or '..')")
     if run_name != run_name.strip():
         raise UserError(f"--run-name '{run_name}' starts or ends with spaces")
+    if run_name.startswith("."):   # hidden from listings, and the leaderboard's scan skips it
+        raise UserError(f"--run-name '{run_name}' starts with '.'; give a name that is not hidden")
     return run_name
 
 

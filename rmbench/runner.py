@@ -598,12 +598,10 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
         elif (rd.previous or {}).get("status") == "stopped":
             retry = "the examples whose requests failed when the last run stopped are asked again"
             kept = [r for r in done.values() if API_ERROR not in (r.get("failures") or {})]
+        dropped = 0
         if retry is not None:
-            if len(kept) < len(done):
-                rd.drop_records(kept)
-                say(f"note: {len(done) - len(kept)} examples to judge again: {retry}")
+            dropped = len(done) - len(kept)
             done = {(r["task"], r["id"]): r for r in kept}
-        rd.invalidate_summary()
         provider = judge.provider
         run_info: dict[str, Any] = {
             "rmbench_version": __version__, "status": "running", "command": command,
@@ -613,7 +611,14 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
             "data_notes": {td.spec.name: td.notes for td in plan.tasks if td.notes},
             "env_vars_used": sorted(getattr(provider, "env_vars_used", [])),
             "versions": package_versions(), "started": _now(), "resumed_records": len(done)}
+        # the order keeps the directory honest at every step: first run.json says "running" (so
+        # no reader takes the old summary for this run's), then the old summary goes, and only
+        # then do records change
         rd.write_run_json(run_info)
+        rd.invalidate_summary()
+        if dropped:
+            rd.drop_records(list(done.values()))
+            say(f"note: {dropped} examples to judge again: {retry}")
         todo = len(plan.keys()) - len([k for k in plan.keys() if k in done])
         bar = _progress_bar(todo, progress)
         judge.run_dir = rd.path  # --batch keeps its batch ids there (batches.json)
@@ -772,7 +777,7 @@ def dry_run(config: RunConfig, *, like: str | None = None, demo: bool = False) -
     use_cache = not config.no_cache and os.path.isfile(cache)
     dry_config = dataclasses.replace(config, output_dir=None, batch=False, no_cache=not use_cache,
                                      cache=cache if use_cache else None, overwrite=False)
-    provider = dry_provider(dry_config)
+    provider = dry_provider(dry_config, batch=config.batch)   # --batch checked as a run would
     per_request, source = _output_per_request(config, like)
     plan = prepare(dry_config, judge=provider, demo=demo)
     if plan.judge.cache is not None:

@@ -94,6 +94,18 @@ class Listing:
     sample: int = 0
 
 
+def _answer_json(d: dict, answer: Any) -> dict:
+    """Add what every judge answer carries when it has it (raw output, error, token usage) to
+    its record dict ``d``; returns ``d``."""
+    if answer.raw is not None:
+        d["raw"] = answer.raw
+    if answer.error is not None:
+        d["error"] = answer.error
+    if answer.usage:
+        d["usage"] = answer.usage
+    return d
+
+
 @dataclass
 class Judgment:
     """A judge's answer to one ``Comparison`` (one order, one sample).
@@ -114,14 +126,8 @@ class Judgment:
     p_labels: dict[str, float] | None = None  # --gen logprobs: probability of each label at the verdict
 
     def to_json(self) -> dict:
-        d = {"first": self.first, "second": self.second, "sample": self.sample, "status": self.status,
-             "winner": self.winner, "label": self.label}
-        if self.raw is not None:
-            d["raw"] = self.raw
-        if self.error is not None:
-            d["error"] = self.error
-        if self.usage:
-            d["usage"] = self.usage
+        d = _answer_json({"first": self.first, "second": self.second, "sample": self.sample,
+                          "status": self.status, "winner": self.winner, "label": self.label}, self)
         if self.p_labels is not None:
             d["p_labels"] = self.p_labels
         return d
@@ -146,12 +152,7 @@ class Score:
         d = {"index": self.index, "value": self.value, "status": self.status}
         if self.sample:
             d["sample"] = self.sample
-        if self.raw is not None:
-            d["raw"] = self.raw
-        if self.error is not None:
-            d["error"] = self.error
-        if self.usage:
-            d["usage"] = self.usage
+        _answer_json(d, self)
         if self.p_labels is not None:
             d["p_labels"] = self.p_labels
             d["expected"] = self.expected
@@ -174,12 +175,5 @@ class Pick:
     cached: bool = False
 
     def to_json(self) -> dict:
-        d = {"order": list(self.order), "sample": self.sample, "status": self.status, "winner": self.winner,
-             "label": self.label}
-        if self.raw is not None:
-            d["raw"] = self.raw
-        if self.error is not None:
-            d["error"] = self.error
-        if self.usage:
-            d["usage"] = self.usage
-        return d
+        return _answer_json({"order": list(self.order), "sample": self.sample, "status": self.status,
+                             "winner": self.winner, "label": self.label}, self)

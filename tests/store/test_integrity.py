@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.errors import UserError
 from tests import rb_fixture
 from tests.helpers import run_cli, write_json, write_jsonl
 
@@ -530,3 +531,37 @@ def test_9_merge_never_replaces_records_without_run_json(tmp_path):
     one_line(run_cli("merge", "--quiet", str(tmp_path / "out" / "s0"), str(tmp_path / "out" / "s1"), "-o", str(victim)),
              "holds records but no run.json")
     assert (victim / "records.jsonl").read_text() == "precious\n"
+
+
+# lesser findings ------------------------------------------------------------------------------
+def test_selection_fingerprints_never_collide_and_hidden_run_names_are_refused():
+    from rmbench.config import check_run_name
+    from rmbench.store.schema import ids_sha256
+
+    assert ids_sha256(["a\x1eb"]) != ids_sha256(["a", "b"]) and ids_sha256([]) != ids_sha256([""])
+    for name in (".hidden", ".", ".."):
+        with pytest.raises(UserError):
+            check_run_name(name)
+    assert check_run_name("run.v2") == "run.v2"
+
+
+def test_a_retry_drops_records_only_after_run_json_says_running(tmp_path, data, monkeypatch):
+    """--retry-failed rewrites records.jsonl; a crash at that moment must find run.json already
+    'running' and the old summary gone, never a 'complete' run whose summary counts other records."""
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    from rmbench.store import rundir
+
+    seen = {}
+
+    def spy(self, records):
+        seen["status"] = json.loads((self.path / "run.json").read_text())["status"]
+        seen["summary"] = (self.path / "summary.json").exists()
+        raise KeyboardInterrupt   # the crash
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["failures"] = {"unparsed": 1}
+    (run_dir / "records.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    monkeypatch.setattr(rundir.RunDir, "drop_records", spy)
+    run(tmp_path, data, "--retry-failed")
+    assert seen == {"status": "running", "summary": False}
