@@ -22,7 +22,7 @@ TORCH_PIP_ARGS ?=
 VLLM_CLASSES ?= vllm==0.34.0
 $(VENV)/.dev: $(VENV)/.core
 	$(PY) -m pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(PY) -m pip install -q -e '.[hf,dev,lm-eval,vllm-classes]'
+	$(PY) -m pip install -q -e '.[hf,dev,lm-eval,vllm-classes,ray]'
 	$(PY) -m pip install -q --no-deps '$(VLLM_CLASSES)' \
 	  || echo "make: could not install $(VLLM_CLASSES); the vllm/ stand-in uses its copies of vLLM's classes" >&2
 	touch $@

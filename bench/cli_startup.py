@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 N = int(os.environ.get("N", "15"))
-HEAVY = ("torch", "vllm", "transformers", "datasets", "pandas", "openai", "anthropic")
+HEAVY = ("torch", "vllm", "transformers", "datasets", "pandas", "openai", "anthropic", "ray")
 
 
 def timed(argv: list[str]) -> float:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from rmbench.contracts import FAILURE_POLICIES, PROTOCOLS, RMBENCH
 from rmbench.errors import UserError
+from rmbench.redaction import scrub_text
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,12 @@ def check_run_name(run_name: str) -> str:
 ORDERS = ("both", "random", "fixed")
 # engine settings that change speed, not results: a run may resume or merge across them
 VOLATILE_MODEL_ARGS = frozenset({"batch_size", "max_batch", "sort_by_length", "gpu_memory_utilization",
-                                 "num_workers", "n_threads", "n_threads_batch", "n_batch", "prefix_order"})
+                                 "num_workers", "n_threads", "n_threads_batch", "n_batch", "prefix_order",
+                                 # --engine ray's pool (rmbench/judges/ray_engine.py): where, not what, is computed
+                                 "replicas", "gpus_per_replica", "cpus_per_replica", "max_restarts",
+                                 "batch_retries"})
+#: --engine: ``local`` runs the judge in this process; ``ray`` as a pool of Ray actors
+ENGINES = ("local", "ray")
 
 
 @dataclass
@@ -214,6 +221,8 @@ class RunConfig:
     max_length: int | None = None
     overwrite: bool = False
     protocol: str = RMBENCH  # rmbench | official: see rmbench/protocol/official.py (part of the identity)
+    engine: str = "local"    # local | ray (rmbench/judges/ray_engine.py); not part of the identity
+    ray_address: str | None = None  # --engine ray: auto, ray://host:port, or None (RAY_ADDRESS, else a local Ray)
 
     def _check_types(self) -> None:
         """Each setting of the kind its field declares (the Python API and run.json hand in values
@@ -241,9 +250,10 @@ class RunConfig:
             "shard": (lambda v: v is None or (isinstance(v, tuple) and len(v) == 2 and all(isint(x) for x in v)),
                       "I/N (two whole numbers)"),
         }
-        for name in ("output_dir", "run_name", "data_path", "prompt", "judge_type", "aggregate", "base_url", "cache"):
+        for name in ("output_dir", "run_name", "data_path", "prompt", "judge_type", "aggregate", "base_url", "cache",
+                     "ray_address"):
             kinds[name] = (lambda v: v is None or isinstance(v, str), "text")
-        for name in ("orders", "on_failure", "protocol"):
+        for name in ("orders", "on_failure", "protocol", "engine"):
             kinds[name] = (lambda v: isinstance(v, str), "text")
         for name in ("no_cache", "retry_failed", "batch", "overwrite"):
             kinds[name] = (lambda v: isinstance(v, bool), "true or false")
@@ -293,6 +303,12 @@ class RunConfig:
             i, n = self.shard
             if not (n >= 1 and 0 <= i < n):
                 raise UserError(f"--shard {i}/{n}: need 0 <= i < n")
+        if self.engine not in ENGINES:
+            raise UserError(f"--engine must be one of {', '.join(ENGINES)}, not '{self.engine}'")
+        if self.ray_address is not None and self.engine != "ray":
+            raise UserError("--ray-address needs --engine ray")
+        if self.base_url:
+            self.base_url = expand_base_url(self.base_url)
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -326,6 +342,41 @@ class RunConfig:
         d["model_args"] = {k: v for k, v in d["model_args"].items() if k not in VOLATILE_MODEL_ARGS}
         # where the data lies is not what it is: the identity holds its content hashes (data_key)
         for volatile in ("concurrency", "timeout", "max_retries", "cache", "no_cache", "retry_failed",
-                         "overwrite", "output_dir", "run_name", "price", "batch", "data_path"):
+                         "overwrite", "output_dir", "run_name", "price", "batch", "data_path", "engine",
+                         "ray_address"):
             d.pop(volatile, None)
+        if d.get("base_url"):  # replicas of one model: the first endpoint names them (docs/scale-out.md)
+            d["base_url"] = split_base_url(d["base_url"])[0]
         return d
+
+
+# a comma that starts another URL (a comma inside one URL, e.g. in its query, does not split it)
+_NEXT_URL = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def split_base_url(raw: str) -> list[str]:
+    """The endpoints of a ``--base-url`` value: ``URL1,URL2,...`` (one URL gives one entry)."""
+    urls = [u.strip().rstrip(",").strip() for u in _NEXT_URL.split(raw.strip())]
+    return [u for u in urls if u] or [raw.strip()]
+
+
+def expand_base_url(raw: str) -> str:
+    """``--base-url`` as one string: a URL, several separated by commas, or ``@FILE`` with one
+    URL per line (blank lines and ``#`` comments skipped), read once here so run.json records
+    the endpoints themselves. The URLs are checked by the provider (rmbench/judges/endpoints.py)."""
+    raw = raw.strip()
+    if not raw.startswith("@"):
+        return ",".join(split_base_url(raw))
+    path = raw[1:].strip()
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--base-url @{path}: cannot read the endpoint list ({type(e).__name__}: {e})") from None
+    urls = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    bad = [u for u in urls if "," in u or " " in u]
+    if bad:
+        raise UserError(f"--base-url @{path}: one URL per line, not '{scrub_text(bad[0])[:80]}'")
+    if not urls:
+        raise UserError(f"--base-url @{path}: the file lists no URL")
+    return ",".join(urls)

@@ -18,7 +18,8 @@ def is_secret_name(name: Any) -> bool:
 
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
-_SECRET_QUERY = re.compile(r"(?i)([?&;][^=&;#\s]*=)[^&;#\s]*")
+# a query value ends at &, ;, #, whitespace, or a comma that starts the next URL of a list
+_SECRET_QUERY = re.compile(r"(?i)([?&;][^=&;#\s]*=)(?:(?!,[a-z][a-z0-9+.-]*://)[^&;#\s])*")
 
 
 def scrub_text(text: str) -> str:

@@ -690,6 +690,9 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
         provider_stats = getattr(provider, "run_stats", None)
         if provider_stats is not None:  # e.g. inputs a local model truncated or found too long
             run_info["stats"]["provider"] = provider_stats()
+        scale_stats = getattr(provider, "scale_stats", None)  # stats.endpoints / stats.ray (docs/scale-out.md)
+        if scale_stats is not None:
+            run_info["stats"].update(scale_stats())
         if config.price:
             run_info["cost_usd"] = summary["cost"]["usd"]  # every judgment in the run (also in summary.json)
             run_info["cost_usd_spent"] = cost_usd(s.tokens.get("input_tokens", 0), s.tokens.get("output_tokens", 0),

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import REPO, run_cli
 
-HEAVY = ("torch", "vllm", "transformers", "datasets", "pandas", "openai", "anthropic")
+HEAVY = ("torch", "vllm", "transformers", "datasets", "pandas", "openai", "anthropic", "ray")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["tasks"], ["run", "--help"]])

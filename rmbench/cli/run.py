@@ -39,8 +39,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "cut to 2,048 tokens; see docs/benchmarks.md)")
     j.add_argument("--aggregate", help="multi-candidate aggregation: pairwise | knockout | elo | bt | wins")
     j.add_argument("--max-length", type=int, help="token limit for local models (longer inputs are counted and reported)")
+    j.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local (default): the judge runs in this process | ray: local engines (hf/, vllm/, llamacpp/) "
+                   "as a pool of Ray actors, --model-args replicas=N,gpus_per_replica=G (docs/scale-out.md)")
+    j.add_argument("--ray-address", help="--engine ray: the cluster to join (auto, ray://HOST:PORT; default: "
+                   "RAY_ADDRESS, else a local Ray instance)")
     a = p.add_argument_group("API clients")
-    a.add_argument("--base-url", help="OpenAI/Anthropic-compatible endpoint (or OPENAI_BASE_URL / ANTHROPIC_BASE_URL)")
+    a.add_argument("--base-url", help="OpenAI/Anthropic-compatible endpoint (or OPENAI_BASE_URL / ANTHROPIC_BASE_URL); "
+                   "several replicas of one model: URL1,URL2,... or @FILE with one URL per line")
     a.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
     a.add_argument("--timeout", type=float, default=600.0, help="seconds per request (default 600)")
     a.add_argument("--max-retries", type=int, default=6, help="retries per request on 429/5xx/timeouts (default 6)")
@@ -106,7 +112,8 @@ def build_config(args):
         samples=args.samples, on_failure=args.on_failure, aggregate=args.aggregate, concurrency=args.concurrency,
         timeout=args.timeout, max_retries=args.max_retries, base_url=args.base_url, cache=args.cache,
         no_cache=args.no_cache, retry_failed=args.retry_failed, batch=args.batch, price=price, shard=shard,
-        max_length=args.max_length, overwrite=args.overwrite, protocol=args.protocol)
+        max_length=args.max_length, overwrite=args.overwrite, protocol=args.protocol, engine=args.engine,
+        ray_address=args.ray_address)
 
 
 def _dry_run(config, args) -> int:

@@ -16,6 +16,15 @@ DEFAULT_PROMPT = "pairwise"
 
 
 def build_provider(config: RunConfig) -> BaseProvider:
+    if config.engine == "ray":  # the provider on a pool of Ray actors (rmbench/judges/ray_engine.py)
+        from rmbench.judges.ray_engine import RayProvider
+
+        return RayProvider(config)
+    from rmbench.judges.ray_engine import POOL_ARGS
+
+    pool_args = sorted(set(POOL_ARGS) & set(config.model_args))
+    if pool_args:
+        raise UserError(f"--model-args {', '.join(pool_args)}: settings of --engine ray's actor pool")
     prefix, name = registry.split_model(config.model)
     module = registry.provider_module(prefix)
     cls = getattr(module, "Provider", None)
@@ -62,6 +71,9 @@ def as_judge(config: RunConfig, judge: object = None) -> Judge:
     cache and statistics are always the run's own)."""
     if judge is None:
         return build_judge(config)
+    if config.engine != "local":
+        raise UserError(f"engine='{config.engine}' builds the judge on each worker from its name: pass the model "
+                        "as a 'provider/name' string, not an object")
     if isinstance(judge, Judge):
         out = build_judge(config, judge.provider)
         if judge.template is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import random
 import time
@@ -96,11 +97,16 @@ class Stats:
 class BatchQueue:
     """Collects requests from many coroutines and hands them to a blocking batch function in
     large calls: it waits until the event loop has nothing else to run (every live item is
-    waiting on the judge), then flushes up to ``max_batch`` requests at once."""
+    waiting on the judge), then flushes up to ``max_batch`` requests at once.
 
-    def __init__(self, fn: Callable[[list], list], max_batch: int):
+    With ``many``, ``fn`` takes several batches at once and returns, per batch, its results or
+    the exception that failed it, running them concurrently (``--engine ray``: one per actor,
+    rmbench/judges/ray_engine.py); see ``_run_many``."""
+
+    def __init__(self, fn: Callable[[list], Any], max_batch: int, many: bool = False):
         self.fn = fn
         self.max_batch = max(1, max_batch)
+        self.many = many
         self.pending: list[tuple[Any, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self.calls = 0
@@ -123,6 +129,8 @@ class BatchQueue:
                 stable, last = 0, len(self.pending)
 
     async def _run(self) -> None:
+        if self.many:
+            return await self._run_many()
         while self.pending:
             await self._settle()
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
@@ -142,6 +150,48 @@ class BatchQueue:
             for (_, fut), res in zip(batch, results):
                 if not fut.done():
                     fut.set_result(res)
+
+    async def _run_many(self) -> None:
+        """The calls the loop above makes, with the same items in the same order, but each run
+        of consecutive full calls (those the loop makes one after the other without letting
+        anything else run: after a call of ``max_batch`` items it takes the next at once) handed
+        to ``fn`` together, which runs them concurrently (one per Ray actor) and returns when all
+        are done. Nothing else runs meanwhile in either case, so a run makes the same engine calls
+        with one worker or many, and its results are byte-identical."""
+        while self.pending:
+            await self._settle()
+            chain: list[list[tuple[Any, asyncio.Future]]] = []
+            while self.pending:
+                batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
+                batch = [(item, fut) for item, fut in batch if not fut.cancelled()]
+                if batch:
+                    chain.append(batch)
+                if len(self.pending) < self.max_batch:
+                    break
+            if not chain:
+                continue
+            self.calls += len(chain)
+            try:
+                outcomes = self.fn([[item for item, _ in batch] for batch in chain])
+            except UserError as e:  # the engine is gone (e.g. every Ray actor died): the run stops
+                for batch in chain:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(e)
+                continue
+            except Exception as e:
+                outcomes = [e] * len(chain)
+            for batch, out in zip(chain, outcomes):
+                if not isinstance(out, BaseException) and len(out) != len(batch):
+                    out = RuntimeError(f"batch call returned {len(out)} results for {len(batch)} inputs")
+                for k, (_, fut) in enumerate(batch):
+                    if not fut.done():  # one failed call fails its items, not the run
+                        fut.set_result(Failure(API_ERROR, one_line(out)) if isinstance(out, BaseException) else out[k])
+
+    async def aclose(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
 
 @dataclass
@@ -441,6 +491,15 @@ class Judge:
             self._batcher = BatchDispatcher(self)
         return self._batcher
 
+    def _local_queue(self, method: str) -> BatchQueue:
+        """The batch queue in front of a local provider's ``generate_batch``/``score_batch``. A
+        provider that runs several batches at once elsewhere (``--engine ray``:
+        rmbench/judges/ray_engine.py) offers ``run_batches(method, batches)``."""
+        run_batches = getattr(self.provider, "run_batches", None)
+        if run_batches is not None:
+            return BatchQueue(functools.partial(run_batches, method), self.provider.max_batch(), many=True)
+        return BatchQueue(getattr(self.provider, method), self.provider.max_batch())
+
     def store(self, key: str, out: GenOutput) -> None:
         """Account for and cache one fresh output (every path: live, local batch, batch API)."""
         self.stats.add_usage(out.usage)
@@ -468,7 +527,7 @@ class Judge:
             return await self._batch_dispatcher().submit(req, refresh), False
         if self.provider.batched:
             if self._gen_queue is None:
-                self._gen_queue = BatchQueue(self.provider.generate_batch, self.provider.max_batch())
+                self._gen_queue = self._local_queue("generate_batch")
             self.stats.requests += 1
             res = await self._gen_queue.submit(req)
         else:
@@ -562,7 +621,7 @@ class Judge:
     async def score(self, example: Example, index: int, sample: int = 0) -> Score:
         if self.provider.judge_kind == SCALAR:
             if self._score_queue is None:
-                self._score_queue = BatchQueue(self.provider.score_batch, self.provider.max_batch())
+                self._score_queue = self._local_queue("score_batch")
             item = ScoreItem(example_id=example.id, index=index, messages=tuple(example.messages),
                              response=example.candidates[index], task=example.task, meta=example.meta)
             res = await self._score_queue.submit(item)
@@ -608,6 +667,10 @@ class Judge:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.aclose()
+        queues, self._gen_queue, self._score_queue = (self._gen_queue, self._score_queue), None, None
+        for queue in queues:
+            if queue is not None:
+                await queue.aclose()
         if self._batcher is not None:
             await self._batcher.aclose()
         if self.cache is not None:

@@ -154,6 +154,30 @@ class FakeAPI:
             self._thread.join(30)
             self._loop = self._thread = None
 
+    def kill(self) -> None:
+        """Die as a killed process does: stop listening and reset every open connection at once
+        (requests under way get no answer), then stop serving. ``start(port=...)`` revives it."""
+        loop, runner = self._loop, self._runner
+        if loop is None or runner is None:
+            return
+        done = threading.Event()
+
+        def die() -> None:
+            try:
+                for site in list(runner.sites):
+                    server = getattr(site, "_server", None)   # the asyncio server: stop accepting
+                    if server is not None:
+                        server.close()
+                for handler in list(runner.server.connections if runner.server is not None else []):
+                    if handler.transport is not None:
+                        handler.transport.abort()
+            finally:
+                done.set()
+
+        loop.call_soon_threadsafe(die)
+        done.wait(10)
+        self.stop()
+
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"

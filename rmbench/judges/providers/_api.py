@@ -290,15 +290,17 @@ class HTTPProvider(BaseProvider):
         if unknown:
             raise UserError(f"unknown --model-args for {self.api.prefix}/: {', '.join(unknown)} "
                             f"(known: {', '.join(self.api.model_args)})")
+        from rmbench.judges import endpoints
+
         self.env_vars_used = [self.api.key_env]
         if config.base_url:
-            url = check_url(config.base_url, "--base-url")
+            urls = endpoints.parse_urls(config.base_url, "--base-url")
         elif os.environ.get(self.api.url_env):
-            url = check_url(os.environ[self.api.url_env], self.api.url_env)
+            urls = endpoints.parse_urls(os.environ[self.api.url_env], self.api.url_env)
             self.env_vars_used.append(self.api.url_env)
         else:
-            url = self.api.official_url
-        self.base_url = url
+            urls = [self.api.official_url]
+        self.base_url = urls[0]  # with several replicas, the first names them (cache identity)
         self._key = api_key(self.api.key_env, f"{self.api.prefix}/")
         default_client = "aiohttp" if aiohttp_transport(self.api.prefix) else "httpx"
         self.http_client = self.model_args.get("http_client") or default_client
@@ -309,6 +311,12 @@ class HTTPProvider(BaseProvider):
         self.ignored: list[str] = []
         self._post_url = ""
         self._clients = LoopClient(self._make_client)
+        # several --base-url replicas (rmbench/judges/endpoints.py): routing, health, stats.endpoints
+        self._replicas: Any = None
+        if len(urls) > 1:
+            if config.batch:
+                raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
+            self._replicas = endpoints.Endpoints(urls, self._client_for, self._sdk.APIConnectionError)
 
     # -- identity ---------------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
@@ -325,14 +333,18 @@ class HTTPProvider(BaseProvider):
 
     # -- the request ------------------------------------------------------------------------
     def _make_client(self):
+        client, self._post_url = self._client_for(self.base_url)
+        return client
+
+    def _client_for(self, url: str) -> tuple[Any, str]:
+        """(an SDK client for one endpoint, the absolute URL live requests are posted to)."""
         timeout = float(self.config.timeout)
         cls = getattr(self._sdk, self.api.client_class)
-        client = cls(api_key=self._key, base_url=self.base_url, max_retries=0, timeout=timeout,
+        client = cls(api_key=self._key, base_url=url, max_retries=0, timeout=timeout,
                      http_client=http_client(self._sdk, self.http_client, timeout))
         # The request URL resolved once per client, as the SDK would merge it with base_url:
         # posting an absolute URL saves the SDK a URL parse and copy on every request.
-        self._post_url = str(client.base_url).rstrip("/") + self.api.post_path
-        return client
+        return client, str(client.base_url).rstrip("/") + self.api.post_path
 
     def request_body(self, req: GenRequest) -> dict[str, Any]:
         raise NotImplementedError
@@ -345,8 +357,11 @@ class HTTPProvider(BaseProvider):
         here, the reply read as plain JSON: the SDK's typed parameter and response models cost
         most of its CPU per request (see bench/RESULTS.md). ``url`` None: the live endpoint."""
         try:
-            client = self._clients.get()
-            return json.loads(await client.post(url or self._post_url, cast_to=bytes, body=body))
+            if url is None and self._replicas is not None:  # several replicas: least outstanding first, failover
+                raw = await self._replicas.call(lambda client, post_url: client.post(post_url, cast_to=bytes, body=body))
+            else:
+                raw = await self._clients.get().post(url or self._post_url, cast_to=bytes, body=body)
+            return json.loads(raw)
         except Exception as e:
             raise self.error(e) from None
 
@@ -360,8 +375,14 @@ class HTTPProvider(BaseProvider):
         err = self.error(exc)
         return err.retryable, err.retry_after
 
+    def scale_stats(self) -> dict[str, Any]:
+        """run.json ``stats.endpoints`` with several replicas (rmbench/judges/endpoints.py)."""
+        return {"endpoints": self._replicas.stats()} if self._replicas is not None else {}
+
     async def aclose(self) -> None:
         await self._clients.aclose()
+        if self._replicas is not None:
+            await self._replicas.aclose()
 
     # -- batch APIs (--batch) ---------------------------------------------------------------
     def batch_poll_seconds(self) -> float:
