@@ -101,7 +101,12 @@ class BatchQueue:
 
     With ``many``, ``fn`` takes several batches at once and returns, per batch, its results or
     the exception that failed it, running them concurrently (``--engine ray``: one per actor,
-    rmbench/judges/ray_engine.py); see ``_run_many``."""
+    rmbench/judges/ray_engine.py); see ``_run_many``.
+
+    The call blocks the event loop on purpose: while it runs nothing else may submit, so which
+    items share a batch (and so a local model's padding, hence its scores to the last bit) never
+    depends on thread timing. ``rmbench.evaluate_async`` loads the data and the model in a thread;
+    only the model's own work holds the caller's loop."""
 
     def __init__(self, fn: Callable[[list], Any], max_batch: int, many: bool = False):
         self.fn = fn
