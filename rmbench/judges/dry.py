@@ -199,6 +199,10 @@ def dry_provider(config, *, batch: bool = False) -> DryProvider:
     module = registry.provider_module(prefix)   # an unknown provider is the same one-line error as in a run
     if (batch or config.batch) and not getattr(getattr(module, "Provider", None), "batch_api", False):
         raise UserError(f"--batch: the {prefix}/ provider has no batch API (it is for openai/ and anthropic/ models)")
+    if getattr(config, "engine", "local") == "ray":   # refused as a run refuses it; counted as one process
+        from rmbench.judges.ray_engine import check_engine_fits
+
+        check_engine_fits(prefix)
     identity = None
     kind = GENERATIVE
     if prefix in ("openai", "anthropic"):

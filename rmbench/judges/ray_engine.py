@@ -425,6 +425,16 @@ class RemoteTokenizer:
 
 # -- the provider the driver sees ---------------------------------------------------------------
 
+def check_engine_fits(prefix: str) -> None:
+    """Ray pools local engines that work in batches; anything else is a one-line error."""
+    cls = getattr(registry.provider_module(prefix), "Provider", None)
+    if cls is None or not getattr(cls, "batched", False):
+        hint = " (for several served replicas give --base-url URL1,URL2,...)" if prefix in ("openai", "anthropic") \
+            else ""
+        raise UserError(f"--engine ray runs local engines that work in batches (hf/, vllm/, llamacpp/); "
+                        f"{prefix}/ is not one{hint}")
+
+
 class RayProvider(BaseProvider):
     """Stands in for the provider on the driver; the actors hold the real one."""
 
@@ -432,12 +442,7 @@ class RayProvider(BaseProvider):
 
     def __init__(self, config: RunConfig):
         prefix, name = registry.split_model(config.model)
-        cls = getattr(registry.provider_module(prefix), "Provider", None)
-        if cls is None or not getattr(cls, "batched", False):
-            hint = " (for several served replicas give --base-url URL1,URL2,...)" if prefix in ("openai", "anthropic") \
-                else ""
-            raise UserError(f"--engine ray runs local engines that work in batches (hf/, vllm/, llamacpp/); "
-                            f"{prefix}/ is not one{hint}")
+        check_engine_fits(prefix)
         super().__init__(name, config)
         self.ray = ray = require_ray()
         own = {k: v for k, v in config.model_args.items() if k not in POOL_ARGS}

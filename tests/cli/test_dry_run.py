@@ -157,3 +157,8 @@ def test_batch_is_checked_as_a_run_checks_it(tmp_path, tiny, rb):
     res = run_cli("run", "--model", f"hf/{tiny['rm']}", "--task", "rewardbench", "--data-path", str(rb),
                   "--output-dir", str(tmp_path / "out"), "--dry-run", "--batch")
     assert res.returncode == 2 and "--batch: the hf/ provider has no batch API" in res.stderr
+
+
+def test_engine_ray_is_checked_as_a_run_checks_it(fake_api, tmp_path, rb):
+    res = run_cli(*_args(fake_api, rb, tmp_path, "--engine", "ray"), "--dry-run")
+    assert res.returncode == 2 and "--engine ray runs local engines" in res.stderr
