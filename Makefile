@@ -29,12 +29,13 @@ $(VENV)/.dev: $(VENV)/.core
 
 # llama-cpp-python (the llamacpp extra) is published as source only. It is compiled here once,
 # portable (GGML_NATIVE=OFF: AVX2 kernels; a native build enables AMX on recent Xeons, whose
-# kernels crash there, llama.cpp #20824), and the wheel is kept in LLAMA_WHEELS so that a new
-# venv installs it in seconds; it goes in first, so that nothing builds it again from source.
+# kernels crash there, llama.cpp #20824) and without the multimodal library (LLAVA_BUILD=OFF:
+# rmbench judges text, and the build is shorter: bench/RESULTS.md). The wheel is kept in
+# LLAMA_WHEELS so that a new venv installs it in seconds; it goes in first, so that nothing builds it again from source.
 # A failed build only makes the llama.cpp tests skip (they say why).
 # Faster builds for your CPU: docs/laptop.md.
 LLAMA_CPP_VERSION ?= 0.3.36
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 LLAMA_WHEELS ?= $(HOME)/.cache/rmbench/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | cksum | cut -d' ' -f1)
 $(VENV)/.llama: $(VENV)/.dev
 	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then \
