@@ -53,8 +53,13 @@ install: $(VENV)/.core
 
 install-dev: $(VENV)/.dev $(VENV)/.llama
 
+# The whole suite, slow tests included, on one pytest-xdist worker per core (at most 4; two on the
+# 2-core CI machine). Work stealing keeps both busy while the long real-model tests run.
+# PYTEST_WORKERS=0 runs everything in this one process (easier to debug): bench/RESULTS.md.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 test: $(VENV)/.dev $(VENV)/.llama
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q \
+	  -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 demo: $(VENV)/.core
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/rmbench demo
