@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rmbench.errors import UserError
-from rmbench.reports.plot import MARKERS, METHOD_ORDER, _pyplot
+from rmbench.reports.plot import MARKERS, METHOD_ORDER, _pyplot, save_figure
 
 
 @dataclass
@@ -55,20 +55,6 @@ def _panels(runs: Sequence[dict], key: str, tasks: Sequence[str] | None) -> list
             if block:
                 out.append((name, task, block))
     return out
-
-
-def _save(fig, prefix: str | Path) -> list[Path]:
-    prefix = Path(prefix)
-    if prefix.suffix.lower() in (".png", ".svg"):
-        prefix = prefix.with_suffix("")
-    if prefix.parent != Path("."):
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-    files = []
-    for ext in ("png", "svg"):
-        path = prefix.with_name(prefix.name + "." + ext)
-        fig.savefig(path, dpi=120, **({"metadata": {"Date": None}} if ext == "svg" else {}))
-        files.append(path)
-    return files
 
 
 def plot_curves(runs: Sequence[dict], prefix: str | Path, tasks: Sequence[str] | None = None) -> Figure:
@@ -139,7 +125,7 @@ def plot_curves(runs: Sequence[dict], prefix: str | Path, tasks: Sequence[str] |
             ax.set_visible(False)
     fig.tight_layout()
     rows = _read_back(drawn)
-    files = _save(fig, prefix)
+    files = save_figure(fig, prefix)
     plt.close(fig)
     return Figure(files, rows)
 
@@ -176,6 +162,6 @@ def plot_calibration(runs: Sequence[dict], prefix: str | Path, tasks: Sequence[s
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     rows = [(run, task, curve, series, x, 100 * y) for run, task, curve, series, x, y in _read_back(drawn)]
-    files = _save(fig, prefix)
+    files = save_figure(fig, prefix)
     plt.close(fig)
     return Figure(files, rows)

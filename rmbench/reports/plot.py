@@ -108,6 +108,22 @@ class Plotted:
     drawn: list[tuple[str, str, float, float]]     # (task, method, x, accuracy %) read back from the figure
 
 
+def save_figure(fig, prefix: str | Path) -> list[Path]:
+    """Write ``PREFIX.png`` and ``PREFIX.svg`` (the SVG without a date, so that it is the same
+    bytes each time); ``-o board.png`` means the prefix ``board``."""
+    prefix = Path(prefix)
+    if prefix.suffix.lower() in (".png", ".svg"):
+        prefix = prefix.with_suffix("")
+    if prefix.parent != Path("."):
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+    files = []
+    for ext in ("png", "svg"):
+        path = prefix.with_name(prefix.name + "." + ext)
+        fig.savefig(path, dpi=120, **({"metadata": {"Date": None}} if ext == "svg" else {}))
+        files.append(path)
+    return files
+
+
 def plot(runs: Sequence[dict], prefix: str | Path, x: str = "calls", tasks: Sequence[str] | None = None) -> Plotted:
     """Draw the points to ``PREFIX.png`` and ``PREFIX.svg``."""
     pts = points(runs, x, tasks)
@@ -141,15 +157,6 @@ def plot(runs: Sequence[dict], prefix: str | Path, x: str = "calls", tasks: Sequ
     drawn = [(ax.get_title(), str(coll.get_label()), float(px), float(py))
              for ax in axes[0] for coll in ax.collections for px, py in coll.get_offsets()]
     fig.tight_layout()
-    prefix = Path(prefix)
-    if prefix.suffix.lower() in (".png", ".svg"):  # "-o board.png" means the prefix "board"
-        prefix = prefix.with_suffix("")
-    if prefix.parent != Path("."):
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-    files = []
-    for ext in ("png", "svg"):
-        path = prefix.with_name(prefix.name + "." + ext)
-        fig.savefig(path, dpi=120, **({"metadata": {"Date": None}} if ext == "svg" else {}))
-        files.append(path)
+    files = save_figure(fig, prefix)
     plt.close(fig)
     return Plotted(pts, files, drawn)

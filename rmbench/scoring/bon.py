@@ -26,7 +26,7 @@ Reported next to the accuracy, from the data alone:
 from __future__ import annotations
 
 from rmbench.contracts import failure_value
-from rmbench.scoring.common import mean
+from rmbench.scoring.common import accuracy_block, grouped, mean
 
 
 def example_result(example, outcome) -> dict:
@@ -54,26 +54,18 @@ def example_result(example, outcome) -> dict:
 
 
 def _block(records: list[dict]) -> dict:
-    vals = [r["result"]["correct"] for r in records]
-    kept = [v for v in vals if v is not None]
-    block = {"score": mean(kept), "n": len(kept),
-             "oracle": mean(r["result"]["solvable"] for r in records),
-             "random": mean(r["result"]["chance"] for r in records),
-             "candidates": mean(r["result"]["n"] for r in records)}
-    if len(kept) < len(vals):
-        block["excluded"] = len(vals) - len(kept)
-    return block
+    return accuracy_block((r["result"]["correct"] for r in records),
+                          oracle=mean(r["result"]["solvable"] for r in records),
+                          random=mean(r["result"]["chance"] for r in records),
+                          candidates=mean(r["result"]["n"] for r in records))
 
 
 def aggregate(records: list[dict], options: dict) -> dict:
-    by_subset: dict[str, list[dict]] = {}
-    for r in records:
-        by_subset.setdefault(r["subset"], []).append(r)
     overall = _block(records)
     out: dict = {"score": overall["score"], "n": overall["n"],
                  "metrics": {"oracle": overall["oracle"], "random": overall["random"]},
                  "candidates_per_item": overall["candidates"],
-                 "sections": {name: _block(recs) for name, recs in sorted(by_subset.items())}}
+                 "sections": {name: _block(recs) for name, recs in grouped(records).items()}}
     if "excluded" in overall:
         out["excluded"] = overall["excluded"]
     if any(r["result"].get("pairwise") for r in records):

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rmbench.contracts import failure_value
-from rmbench.scoring.common import mean
+from rmbench.scoring.common import accuracy_block, grouped
 from rmbench.types import OK, TIE
 
 CATEGORY_ORDER = ("knowledge", "reasoning", "math", "coding", "other")
@@ -87,21 +87,13 @@ def example_result(example, outcome) -> dict:
 
 
 def _block(records: list[dict]) -> dict:
-    vals = [r["result"]["correct"] for r in records]
-    kept = [v for v in vals if v is not None]
-    block: dict = {"score": mean(kept), "n": len(kept)}
-    if len(kept) < len(vals):
-        block["excluded"] = len(vals) - len(kept)
-    return block
+    return accuracy_block(r["result"]["correct"] for r in records)
 
 
 def aggregate(records: list[dict], options: dict) -> dict:
-    by_cat: dict[str, list[dict]] = {}
-    for r in records:
-        by_cat.setdefault(r["subset"], []).append(r)
-    order = [c for c in CATEGORY_ORDER if c in by_cat] + sorted(c for c in by_cat if c not in CATEGORY_ORDER)
     overall = _block(records)
-    out: dict = {"score": overall["score"], "n": overall["n"], "sections": {c: _block(by_cat[c]) for c in order}}
+    out: dict = {"score": overall["score"], "n": overall["n"],
+                 "sections": {c: _block(recs) for c, recs in grouped(records, CATEGORY_ORDER).items()}}
     if "excluded" in overall:
         out["excluded"] = overall["excluded"]
     sums = Counter(r["result"].get("sum") for r in records if "sum" in r["result"])

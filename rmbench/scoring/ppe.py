@@ -34,7 +34,7 @@ from math import comb
 import numpy as np
 
 from rmbench.contracts import failure_value
-from rmbench.scoring.common import mean
+from rmbench.scoring.common import accuracy_block, grouped, mean
 
 SUBSET_ORDER = ("mmlu-pro", "math", "gpqa", "ifeval", "mbpp-plus")
 
@@ -151,12 +151,8 @@ def _block(records: list[dict]) -> dict:
         if excluded:
             block["excluded_pairs"] = excluded
         return block
-    vals = [x["correct"] for x in res]
-    kept = [v for v in vals if v is not None]
-    block = {"score": mean(kept), "n": len(kept), "oracle": mean(x["solvable"] for x in res),
-             "random": mean(x["chance"] for x in res), "candidates": mean(x["n"] for x in res)}
-    if len(kept) < len(vals):
-        block["excluded"] = len(vals) - len(kept)
+    block = accuracy_block((x["correct"] for x in res), oracle=mean(x["solvable"] for x in res),
+                           random=mean(x["chance"] for x in res), candidates=mean(x["n"] for x in res))
     if any("pair_n" in x for x in res):
         block["pairwise_accuracy"] = pair_acc
         block["pairs"] = pair_n
@@ -173,11 +169,7 @@ def _block(records: list[dict]) -> dict:
 
 
 def aggregate(records: list[dict], options: dict) -> dict:
-    by_subset: dict[str, list[dict]] = {}
-    for r in records:
-        by_subset.setdefault(r["subset"], []).append(r)
-    order = [s for s in SUBSET_ORDER if s in by_subset] + sorted(s for s in by_subset if s not in SUBSET_ORDER)
-    sections = {s: _block(by_subset[s]) for s in order}
+    sections = {s: _block(recs) for s, recs in grouped(records, SUBSET_ORDER).items()}
     out: dict = {"score": mean(sec["score"] for sec in sections.values()),
                  "n": sum(sec["n"] for sec in sections.values())}
     pairwise = any(r["result"].get("pairwise") for r in records)

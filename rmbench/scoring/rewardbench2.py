@@ -46,7 +46,7 @@ import math
 
 from rmbench.contracts import BY_MATCHES, failure_value, ranked_by
 from rmbench.protocol import DROP
-from rmbench.scoring.common import mean
+from rmbench.scoring.common import accuracy_block, mean
 
 SUBSETS = ("Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties")
 PAIRWISE_NOTE = ("pairwise judge: RewardBench 2 ranks per-candidate scores, so these numbers are not official. A row "
@@ -177,11 +177,7 @@ def ties_block(records: list[dict]) -> dict:
 
 
 def _best_of_n_block(recs: list[dict]) -> dict:
-    vals = [r["result"]["correct"] for r in recs]
-    kept = [v for v in vals if v is not None]
-    block: dict = {"score": mean(kept), "n": len(kept)}
-    if len(kept) < len(vals):
-        block["excluded"] = len(vals) - len(kept)
+    block = accuracy_block(r["result"]["correct"] for r in recs)
     for key, name in (("dropped", "decided_without_failed"), ("tied_top", "tied_top")):
         k = sum(1 for r in recs if r["result"].get(key))
         if k:
