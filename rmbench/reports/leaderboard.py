@@ -28,8 +28,9 @@ from rmbench.scoring import metrics
 from rmbench.store.rundir import RUN_JSON, SUMMARY_JSON, load_run
 from rmbench.tasks import data_key
 
-# identity keys that are not "settings" of a row: the model is the row, tasks are columns, data is per task
-_NOT_SETTINGS = ("model", "tasks", "data")
+# identity keys that are not "settings" of a row: the model is the row, tasks are columns, data and
+# the task options a run used ("scoring") are per task (Row.options)
+_NOT_SETTINGS = ("model", "tasks", "data", "scoring")
 
 
 # -- finding runs -------------------------------------------------------------------------------
@@ -111,6 +112,13 @@ def settings_of(run: dict) -> dict[str, str]:
     return _flatten({k: v for k, v in ident.items() if k not in _NOT_SETTINGS})
 
 
+def options_of(run: dict, task: str) -> dict[str, str]:
+    """The options a run recorded for one task (resolved YAML and --task-args), as dotted keys
+    ``scoring.TASK.…``; empty for a run that recorded none (a bare summary.json)."""
+    opts = (run_identity(run).get("scoring") or {}).get(task)
+    return _flatten(opts, f"scoring.{task}.") if isinstance(opts, dict) and opts else {}
+
+
 def data_of(run: dict, task: str) -> str:
     data = (run_identity(run).get("data") or {}).get(task)
     if data is None:
@@ -174,6 +182,7 @@ class Row:
     runs: list[dict] = field(default_factory=list)
     tasks: dict[str, dict] = field(default_factory=dict)      # task -> its summary
     data: dict[str, str] = field(default_factory=dict)        # task -> data hash
+    options: dict[str, dict[str, str]] = field(default_factory=dict)  # task -> its recorded options
     suffix: dict[str, str] = field(default_factory=dict)      # what tells this row apart
     cells: dict[str, Cell] = field(default_factory=dict)      # column header -> cell (one table's)
 
@@ -297,6 +306,7 @@ def build_rows(runs: list[dict]) -> list[Row]:
         for task, t in tasks.items():
             home.tasks[task] = t
             home.data[task] = data_of(run, task)
+            home.options[task] = options_of(run, task)
     _label(rows)
     return rows
 
@@ -339,8 +349,9 @@ def _is_default(key: str, value: str) -> bool:
 
 def _label(rows: list[Row]) -> None:
     """Give rows of the same model a suffix naming the settings in which they differ (values
-    other than the defaults); rows that still look alike get their data's hash when their data
-    differs, then their run directory's name."""
+    other than the defaults); rows that still look alike get the task options in which they
+    differ (for a task both ran), then their data's hash when their data differs, then their run
+    directory's name."""
     by_model: dict[str, list[Row]] = {}
     for r in rows:
         by_model.setdefault(r.model, []).append(r)
@@ -352,6 +363,12 @@ def _label(rows: list[Row]) -> None:
         shown = [k for k in differ if not k.startswith("judge.")] or differ
         for r in same:
             r.suffix = {k: _short(v) for k in shown if not _is_default(k, v := r.settings.get(k, "null"))}
+        for clash in _clashes(same):  # alike so far: the options of a task both ran (an edited YAML)
+            for task in sorted(set.intersection(*(set(r.tasks) for r in clash))):
+                for k in sorted({k for r in clash for k in r.options.get(task, {})}):
+                    if len({r.options.get(task, {}).get(k, "null") for r in clash}) > 1:
+                        for r in clash:
+                            r.suffix[k] = _short(r.options.get(task, {}).get(k, "null"))
         for clash in _clashes(same):  # identical settings: the data tells them apart, else the run
             shared = set.intersection(*(set(r.tasks) for r in clash))
             if any(len({r.data.get(t) for r in clash}) > 1 for t in shared):

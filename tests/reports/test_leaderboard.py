@@ -224,3 +224,41 @@ def test_same_run_name_in_two_results_folders(tmp_path):
         summary_run(tmp_path / folder, "demo--x", "m/x", {"t": task(0.5 if folder == "old" else 0.6, None, 4)})
     labels = sorted(r.label for r in build_board(find_runs([str(tmp_path)])).rows)
     assert labels == ["m/x [run=new/demo--x]", "m/x [run=old/demo--x]"]
+
+
+def test_real_runs_of_one_model_on_different_tasks_share_a_row(tmp_path):
+    """Each run records the options of its own tasks; those tell rows apart only where both ran
+    the task, so one model's runs on two tasks make one row with the model's plain name, and a
+    run of the same task with other task options gets a row named by the option."""
+    from tests.conftest import REPO
+
+    demo = REPO / "rmbench" / "demo"
+    out = tmp_path / "results"
+    for name, task_name, extra in (("rb", "rewardbench", []), ("rmb", "rm-bench", []),
+                                   ("rb-w", "rewardbench", ["--task-args", "prior_weights=1+1+1+1+1"])):
+        r = run_cli("run", "--model", "baseline/longest", "--task", task_name, "--data-path",
+                    str(demo / f"{task_name}.json"), "--output-dir", str(out), "--run-name", name, *extra)
+        assert r.returncode == 0, r.stderr
+    lb = build_leaderboard([*find_runs([out])])
+    labels = sorted(r.label for r in lb.rows)
+    assert labels[0] == "baseline/longest", labels
+    assert len(labels) == 2 and "prior_weights" in labels[1], labels
+    plain = next(r for r in lb.rows if r.label == "baseline/longest")
+    assert set(plain.tasks) == {"rewardbench", "rm-bench"}
+
+
+def test_rows_alike_but_for_a_tasks_recorded_options_are_named_by_them(tmp_path):
+    """Two runs with the same flags whose task options differ (the task YAML was edited between
+    them, as run.json records) get rows named by the option, not by the run directory."""
+    from tests.conftest import REPO
+
+    out = tmp_path / "results"
+    for name in ("old", "new"):
+        r = run_cli("run", "--model", "baseline/longest", "--task", "rewardbench", "--data-path",
+                    str(REPO / "rmbench" / "demo" / "rewardbench.json"), "--output-dir", str(out), "--run-name", name)
+        assert r.returncode == 0, r.stderr
+    runs = sorted(find_runs([out]), key=lambda r: r["path"])       # new, old
+    runs[0]["run"]["identity"]["scoring"]["rewardbench"]["options"]["prior_weights"] = [1, 1, 1, 1, 1]
+    labels = sorted(r.label for r in build_leaderboard(runs).rows)
+    assert labels == ["baseline/longest [scoring.rewardbench.options.prior_weights=[1, 1, 1, 1, 1]]",
+                      "baseline/longest [scoring.rewardbench.options.prior_weights=[2, 2, 2, 2, 1]]"], labels
