@@ -93,3 +93,27 @@ def test_no_curves_is_a_one_line_error(tmp_path):
     path = run(RunConfig(model="baseline/longest", tasks=["rewardbench"], data_path=str(data),
                          output_dir=str(tmp_path / "out"), run_name="b"), argv=["rmbench"], show_progress=False)
     assert main(["plot", str(path), "--curves"]) == 2
+
+
+def test_the_html_leaderboard_shows_the_curves(runs, tmp_path):
+    """A task whose runs recorded curves gets line charts under its table, one point per
+    summary point (its tooltip holds the value); a task without curves gets none."""
+    import re
+
+    votes, rr = runs
+    out = tmp_path / "board.html"
+    assert main(["leaderboard", str(votes), str(rr), "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    sections = {m.group(1): m.group(0)
+                for m in re.finditer(r'<section id="([^"]+)".*?(?=<section id=|</main>)', page, re.S)}
+    rb, bon = sections["task-rewardbench"], sections["task-bon"]
+    assert "Test-time compute" not in sections["overview"]
+    vsum = json.loads((votes / "summary.json").read_text())["tasks"]["rewardbench"]["compute_curves"]["votes"]["all"]
+    for p in vsum:
+        assert f"k = {p['k']}: {100 * p['accuracy']:.1f}" in rb
+    assert rb.count('<polyline class="line"') == 1 and "Test-time compute" in rb
+    csum = json.loads((rr / "summary.json").read_text())["tasks"]["bon"]["compute_curves"]["candidates"]
+    assert bon.count("<circle ") == len([p for p in csum if p.get("accuracy") is not None])
+    assert bon.count('<polyline class="line"') == len({p["aggregator"] for p in csum})
+    for p in csum:
+        assert f"{p['aggregator']}, n = {p['n']}: {100 * p['accuracy']:.1f} at {p['judge_calls']:g} calls" in bon
