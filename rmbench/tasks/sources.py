@@ -132,7 +132,9 @@ def json_rows(path: Path, label: str) -> list[dict]:
 
 def _lines(data: str, label: str) -> list[dict]:
     rows = []
-    for n, line in enumerate(data.splitlines(), start=1):
+    # lines end at "\n" only: str.splitlines would also cut at U+2028, U+0085, "\x1c" and the like,
+    # which JSON allows unescaped inside strings
+    for n, line in enumerate(data.split("\n"), start=1):
         if not line.strip():
             continue
         try:

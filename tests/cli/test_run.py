@@ -41,6 +41,25 @@ def test_jsonl_and_parquet_read_through_the_same_path(tmp_path):
     assert scores[0] == scores[1]
 
 
+def test_jsonl_lines_end_at_newlines_only(tmp_path):
+    """JSON allows U+2028, U+2029, U+0085 and the separators \\x1c-\\x1e unescaped in strings;
+    a JSONL file holding them raw is read as written (Python's str.splitlines would cut the line
+    there), and its records and scores equal those of the same rows in a JSON array."""
+    rows = rb_fixture.rows()
+    odd = "\u2028\u2029\x85\x1c\x1d\x1e"
+    for k, r in enumerate(rows):
+        r["prompt"] = f"{r['prompt']}{odd[k % len(odd)]}tail"
+    jl = write_jsonl(tmp_path / "rb.jsonl", rows)
+    assert odd[0] in jl.read_text(encoding="utf-8")                 # written raw, not escaped
+    arr = write_json(tmp_path / "rb.json", rows)
+    got = {}
+    for name, path in (("jl", jl), ("arr", arr)):
+        res = _run(tmp_path, name=name, data=path)
+        assert res.returncode == 0, res.stderr
+        got[name] = json.loads((tmp_path / "out" / name / "summary.json").read_text())["tasks"]["rewardbench"]
+    assert got["jl"]["n"] == got["arr"]["n"] == len(rows) and got["jl"]["score"] == got["arr"]["score"]
+
+
 def test_rerun_resumes_and_keeps_results(tmp_path):
     assert _run(tmp_path).returncode == 0
     run_dir = tmp_path / "out" / "r"

@@ -169,7 +169,7 @@ def test_cli_scores_exactly_or_fails_with_one_line(data, fmt, corruption):
             return
         examples = load_task(SPEC, str(path)).examples
         summary = json.loads((out / "r" / "summary.json").read_text(encoding="utf-8"))["tasks"]["rewardbench"]
-        records = [json.loads(x) for x in (out / "r" / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+        records = [json.loads(x) for x in (out / "r" / "records.jsonl").read_text(encoding="utf-8").split("\n") if x]
     want = expected_summary(examples)
     assert summary["n"] == len(examples) == len(records)
     for ex, rec in zip(examples, records):
