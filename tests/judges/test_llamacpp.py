@@ -157,6 +157,20 @@ def test_verdict_probabilities_on_the_real_model(engine, request, gguf, tmp_path
     assert note["verdicts"] == n_ok and note["with_p_labels"] == n_ok
 
 
+def test_a_dry_run_counts_the_prompt_tokens_the_engine_is_fed(llama, gguf, tmp_path, monkeypatch):
+    # --dry-run reads the GGUF's vocabulary and chat format, not a characters estimate
+    data = write_easy(tmp_path / "easy.json", 2)
+    args = ["--model", f"llamacpp/{gguf}", "--task", "rewardbench", "--data-path", str(data), "--prompt",
+            str(TERSE_BOXED), "--gen", "max_tokens=1", "--no-cache", "--output-dir", str(tmp_path), "--run-name", "dry"]
+    res = run_cli("run", *args, "--dry-run", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    dry = json.loads(res.stdout)
+    assert not (tmp_path / "dry").exists() and dry["input_tokens_counted_with"].startswith("the model's tokenizer")
+    items = judgments(records(run_inprocess(llama, args, monkeypatch)))
+    assert dry["requests"] == len(items) == 4
+    assert dry["input_tokens"] == sum(j["usage"]["input_tokens"] for j in items)
+
+
 def test_best_of_n_tournament(llama, gguf, tmp_path, monkeypatch):
     # a knockout over three answers: pairwise judgments picked by the engine, one pick recorded
     data = tmp_path / "bon.json"
