@@ -66,14 +66,16 @@ def tiktoken_counter(model: str) -> tuple[Callable[[str], int], str] | None:
     return None
 
 
-def local_counter(path: str) -> tuple[Callable[[Sequence[dict]], int], str] | None:
-    """(count of a chat's tokens through the model's chat template, how) for a local model folder."""
+def local_counter(path: str, gguf_file: str | None = None) -> tuple[Callable[[Sequence[dict]], int], str] | None:
+    """(count of a chat's tokens through the model's chat template, how) for a local model folder
+    (its tokenizer read from ``gguf_file`` there when given, as ``hf/ gguf_file=`` reads it)."""
     if not Path(path).expanduser().is_dir():
         return None
     try:
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True)
+        kw = {"gguf_file": gguf_file} if gguf_file else {}
+        tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True, **kw)
     except Exception:
         return None
     from rmbench.judges.local.common import encode, render
@@ -142,7 +144,7 @@ class DryProvider(BaseProvider):
                             "model is not cached here; a dry run downloads nothing)")
         elif prefix in ("hf", "vllm", "llamacpp"):
             found_local = gguf_counter(name, self.model_args.get("chat_format")) if prefix == "llamacpp" \
-                else local_counter(name)
+                else local_counter(name, self.model_args.get("gguf_file") if prefix == "hf" else None)
             if found_local:
                 self.chat_count, self.how = found_local
         self.context: int | None = None   # a local model's input limit, which an official cut respects too
@@ -251,6 +253,8 @@ def dry_provider(config, *, batch: bool = False) -> DryProvider:
             kind = config.judge_type
         elif config.judge_type == "dpo":
             kind = SCALAR
+        elif prefix == "hf" and config.model_args.get("gguf_file"):
+            kind = GENERATIVE   # as hf/ decides: a GGUF checkpoint has no config.json; it is a causal LM
         else:
             kind = detect_judge_type(read_model_config(name, None))
     if config.judge_type in (GENERATIVE, SCALAR):

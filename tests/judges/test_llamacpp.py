@@ -157,16 +157,20 @@ def test_verdict_probabilities_on_the_real_model(engine, request, gguf, tmp_path
     assert note["verdicts"] == n_ok and note["with_p_labels"] == n_ok
 
 
-def test_a_dry_run_counts_the_prompt_tokens_the_engine_is_fed(llama, gguf, tmp_path, monkeypatch):
-    # --dry-run reads the GGUF's vocabulary and chat format, not a characters estimate
+@pytest.mark.parametrize("engine", ["llamacpp", "hf"])
+def test_a_dry_run_counts_the_prompt_tokens_the_engine_is_fed(engine, request, gguf, tmp_path, monkeypatch):
+    # --dry-run reads the GGUF's own tokenizer and chat format, not a characters estimate
+    provider = request.getfixturevalue("llama" if engine == "llamacpp" else "hf_gguf")
+    model = f"llamacpp/{gguf}" if engine == "llamacpp" else f"hf/{gguf.parent}"
+    extra = [] if engine == "llamacpp" else ["--model-args", f"gguf_file={gguf.name}"]
     data = write_easy(tmp_path / "easy.json", 2)
-    args = ["--model", f"llamacpp/{gguf}", "--task", "rewardbench", "--data-path", str(data), "--prompt",
-            str(TERSE_BOXED), "--gen", "max_tokens=1", "--no-cache", "--output-dir", str(tmp_path), "--run-name", "dry"]
+    args = ["--model", model, "--task", "rewardbench", "--data-path", str(data), "--prompt", str(TERSE_BOXED),
+            "--gen", "max_tokens=1", "--no-cache", "--output-dir", str(tmp_path), "--run-name", "dry", *extra]
     res = run_cli("run", *args, "--dry-run", "--format", "json")
     assert res.returncode == 0, res.stderr
     dry = json.loads(res.stdout)
     assert not (tmp_path / "dry").exists() and dry["input_tokens_counted_with"].startswith("the model's tokenizer")
-    items = judgments(records(run_inprocess(llama, args, monkeypatch)))
+    items = judgments(records(run_inprocess(provider, args, monkeypatch)))
     assert dry["requests"] == len(items) == 4
     assert dry["input_tokens"] == sum(j["usage"]["input_tokens"] for j in items)
 
