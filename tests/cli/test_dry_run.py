@@ -82,6 +82,20 @@ def test_tokens_price_and_an_estimate_from_an_earlier_run(fake_api, tmp_path, rb
     assert "judgments of openai/gpt-4" in like["output_tokens_from"]
 
 
+def test_without_max_tokens_the_providers_default_bounds_the_output(tmp_path, rb):
+    # anthropic/ asks for 4096 tokens (plus any thinking budget) when --gen max_tokens is not given
+    args = ["run", "--model", "anthropic/claude-x", "--task", "rewardbench", "--data-path", str(rb), "--no-cache",
+            "--output-dir", str(tmp_path / "out")]
+    dry = _dry(*args)
+    assert dry["output_tokens_estimate"] == 4096 * dry["requests"] > 0
+    assert dry["output_tokens_from"] == "the provider's default max_tokens=4096 per request (an upper bound)"
+    assert _dry(*args, "--gen", "thinking_budget=1000")["output_tokens_estimate"] == 5096 * dry["requests"]
+    assert _dry(*args, "--gen", "max_tokens=10")["output_tokens_estimate"] == 10 * dry["requests"]
+    # openai/ sends no max_tokens of its own: the server decides, so there is no estimate
+    dry = _dry(*args[:2], "openai/x", *args[3:])
+    assert dry["output_tokens_estimate"] is None and "no output estimate" in dry["notes"][0]
+
+
 def test_answers_in_the_cache_are_not_counted_as_requests(fake_api, tmp_path, rb):
     args = _args(fake_api, rb, tmp_path, "--cache", str(tmp_path / "c.sqlite"))
     first = _dry(*args)
