@@ -32,6 +32,7 @@ def _dry(*args) -> dict:
     ((), "rewardbench", None),                                   # one pair each, both orders
     (("--samples", "3", "--orders", "random"), "rewardbench", None),
     (("--aggregate", "knockout"), "bon", (6, 5)),                 # N - 1 matches per item, both orders
+    (("--aggregate", "knockout", "--samples", "3"), "bon", (3, 5)),   # ... times the samples
     (("--aggregate", "elo"), "bon", (4, 4)),                      # every pairing
     (("--prompt", "rating"), "rewardbench", None),                # a score per candidate
 ])
@@ -48,7 +49,8 @@ def test_the_dry_run_counts_exactly_what_the_run_then_sends(fake_api, tmp_path, 
     assert dry["by_task"][task]["requests"] == dry["requests"]
     if rows and "knockout" in extra:
         items, n = rows
-        assert dry["requests"] == items * (n - 1) * 2
+        samples = int(extra[extra.index("--samples") + 1]) if "--samples" in extra else 1
+        assert dry["requests"] == items * (n - 1) * 2 * samples
 
 
 def test_tokens_price_and_an_estimate_from_an_earlier_run(fake_api, tmp_path, rb):
