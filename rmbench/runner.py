@@ -738,7 +738,8 @@ class _ReadOnlyCache:
 
 def _output_per_request(config: RunConfig, like: str | None) -> tuple[float | None, str | None]:
     """The output tokens expected per request: measured on an earlier run of the same model
-    (``--like RUN_DIR``), else ``max_tokens`` (an upper bound), else unknown."""
+    (``--like RUN_DIR``), else ``max_tokens`` or the provider's own default for it (an upper
+    bound), else unknown."""
     if like:
         from rmbench.store.rundir import load_complete
 
@@ -753,6 +754,12 @@ def _output_per_request(config: RunConfig, like: str | None) -> tuple[float | No
         return sum(outs) / len(outs), f"mean of {len(outs)} judgments of {model} in {like}"
     if config.gen.max_tokens:
         return float(config.gen.max_tokens), f"max_tokens={config.gen.max_tokens} per request (an upper bound)"
+    from rmbench import registry
+
+    default = getattr(registry.provider_module(registry.split_model(config.model)[0]), "DEFAULT_MAX_TOKENS", None)
+    if default:   # what the provider asks for without --gen max_tokens (anthropic/ adds the thinking budget)
+        default += config.gen.thinking_budget or 0
+        return float(default), f"the provider's default max_tokens={default} per request (an upper bound)"
     return None, None
 
 

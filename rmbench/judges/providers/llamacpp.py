@@ -128,6 +128,24 @@ class _PromptOnly:
         raise _Captured(list(prompt), [s for s in stops if s])
 
 
+def chat_handler(llama_cpp, llm):
+    """The chat handler llama-cpp-python formats ``llm``'s chats with: the GGUF's template or
+    the named ``chat_format``."""
+    return llm.chat_handler or llm._chat_handlers.get(llm.chat_format) or \
+        llama_cpp.llama_chat_format.get_chat_completion_handler(llm.chat_format)
+
+
+def render_tokens(handler, llm, messages: Sequence[dict],
+                  enable_thinking: bool | None = None) -> tuple[list[int], list[str]]:
+    """A chat rendered and tokenized by the library's chat handler, and its stop strings."""
+    kwargs = {"enable_thinking": enable_thinking} if enable_thinking is not None else {}
+    try:
+        handler(llama=_PromptOnly(llm), messages=[dict(m) for m in messages], **kwargs)
+    except _Captured as c:
+        return c.prompt, c.stop
+    raise RuntimeError("the chat handler asked for no completion")
+
+
 class Provider(BaseProvider):
     kind = GENERATIVE
     batched = True
@@ -170,8 +188,7 @@ class Provider(BaseProvider):
             raise UserError(f"{self.path.name} has no chat template in its metadata; name one with --model-args "
                             "chat_format=NAME (e.g. chatml, llama-3, gemma)")
         try:
-            self.handler = self.llm.chat_handler or self.llm._chat_handlers.get(self.llm.chat_format) or \
-                llama_cpp.llama_chat_format.get_chat_completion_handler(self.llm.chat_format)
+            self.handler = chat_handler(llama_cpp, self.llm)
         except Exception as e:
             raise UserError(f"--model-args chat_format={self.chat_format}: {_one_line(e)}") from None
         template = meta.get("tokenizer.chat_template") if self.chat_format is None else None
@@ -220,12 +237,7 @@ class Provider(BaseProvider):
     # -- prompts -------------------------------------------------------------------------
     def prompt_tokens(self, req: GenRequest) -> tuple[list[int], list[str]]:
         """The chat rendered and tokenized by the library's chat handler, and its stop strings."""
-        kwargs = {"enable_thinking": req.gen.enable_thinking} if req.gen.enable_thinking is not None else {}
-        try:
-            self.handler(llama=_PromptOnly(self.llm), messages=[dict(m) for m in req.messages], **kwargs)
-        except _Captured as c:
-            return c.prompt, c.stop
-        raise RuntimeError("the chat handler asked for no completion")
+        return render_tokens(self.handler, self.llm, req.messages, req.gen.enable_thinking)
 
     # -- generation ----------------------------------------------------------------------
     def generate_batch(self, reqs: Sequence[GenRequest]) -> list[GenOutput | Failure]:
