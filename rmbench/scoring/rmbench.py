@@ -113,6 +113,7 @@ def aggregate(records: list[dict], options: dict) -> dict:
     if missing:
         out["notes"] = ["domains missing from the data: " + ", ".join(missing)
                         + "; the total is the mean over the domains present, not the official total"]
+        out["official"] = False
     unknown = sorted(set(by_domain) - set(DOMAINS))
     if unknown:
         out["unscored_subsets"] = {d: len(by_domain[d]) for d in unknown}

@@ -80,7 +80,7 @@ def test_overall_levels_and_total_are_unweighted_means_over_domains():
     assert out["metrics"]["normal"] == pytest.approx((2 / 3 + 1 + 0 + 0.25) / 4)
     assert out["metrics"]["easy"] == pytest.approx((1 / 3 + 1 + 0 + 0.25) / 4)
     assert out["n"] == 9
-    assert "notes" not in out
+    assert "notes" not in out and "official" not in out
 
 
 def test_missing_domains_are_noted():
@@ -88,6 +88,7 @@ def test_missing_domains_are_noted():
     assert out["score"] == pytest.approx(4 / 9)
     assert out["notes"] == ["domains missing from the data: math, code, safety; the total is the mean over the "
                             "domains present, not the official total"]
+    assert out["official"] is False        # the leaderboard says so beside the number
 
 
 def test_pairwise_judge_fills_all_nine_cells():
