@@ -117,6 +117,9 @@ def settings_of(run: dict) -> dict[str, str]:
         settings.pop("task_args", None)
     if isinstance(settings.get("judge"), dict):
         settings["judge"] = {k: v for k, v in settings["judge"].items() if k not in _PER_TASK_JUDGE}
+    shard = settings.get("shard")
+    if isinstance(shard, list) and len(shard) == 2:
+        settings["shard"] = f"{shard[0]}/{shard[1]}"      # as --shard takes it
     return _flatten(settings)
 
 

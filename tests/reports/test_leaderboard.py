@@ -286,3 +286,16 @@ def test_task_args_and_a_tasks_own_template_do_not_split_one_models_row(tmp_path
     assert set(one[0].tasks) == {"rewardbench", "ppe-correctness", "rewardbench2"}
     labels = sorted(r.label for r in build_leaderboard(runs).rows)
     assert labels == ["baseline/longest [task_args.k=2]", "baseline/longest [task_args.k=3]"], labels
+
+
+def test_shard_runs_are_labelled_as_shard_takes_them(tmp_path):
+    from tests.conftest import REPO
+
+    out = tmp_path / "results"
+    for i in range(2):
+        r = run_cli("run", "--model", "baseline/random", "--task", "rewardbench", "--data-path",
+                    str(REPO / "rmbench" / "demo" / "rewardbench.json"), "--output-dir", str(out),
+                    "--run-name", f"s{i}", "--shard", f"{i}/2")
+        assert r.returncode == 0, r.stderr
+    labels = sorted(r.label for r in build_leaderboard([*find_runs([out])]).rows)
+    assert labels == ["baseline/random [shard=0/2]", "baseline/random [shard=1/2]"], labels
