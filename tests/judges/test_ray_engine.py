@@ -267,3 +267,36 @@ def test_engine_statistics_add_up_over_actors():
     assert add_up([{"too_long": 1, "prompt_seconds": 0.25, "backend": "cpu"},
                    {"too_long": 2, "prompt_seconds": 0.5, "backend": "cpu", "calls": 3}, {}]) == \
         {"too_long": 3, "prompt_seconds": 0.75, "backend": "cpu", "calls": 3}
+
+
+@pytest.mark.slow
+def test_a_driver_killed_with_sigkill_mid_ray_run_resumes(local_ray, tiny, rb_data, tmp_path):
+    """The driver of a Ray run dies with SIGKILL after 5 records (its own local Ray with it); the
+    same command run again resumes from what is on disk and ends byte-identical to a whole
+    one-process run."""
+    import subprocess
+
+    from tests.robustness.util import CRASH_ENV, child_env, killed_by_sigkill
+
+    model = f"hf/{tiny['rm']}"
+    margs = "max_batch=5,batch_size=1"       # each input alone: resumed and whole runs agree to the bit
+    assert _run(tmp_path, "whole", model, rb_data, model_args=margs).returncode == 0
+    args = ["run", "--model", model, "--task", "rewardbench", "--data-path", str(rb_data), "--output-dir",
+            str(tmp_path), "--run-name", "killed", "--quiet", "--no-cache", "--engine", "ray",
+            "--model-args", margs + ",replicas=2"]
+    env = child_env({CRASH_ENV: "records:5", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    proc = subprocess.Popen([sys.executable, "-m", "tests.robustness.crash_entry", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=240)
+        assert killed_by_sigkill(proc), (proc.returncode, err[-2000:])
+    finally:   # the Ray processes the driver started (its own local instance) share its session
+        subprocess.run(["pkill", "-9", "-s", str(proc.pid)], check=False)
+        proc.kill()
+    kept = len((tmp_path / "killed" / "records.jsonl").read_text().split("\n")) - 1
+    assert 5 <= kept < len(rb_fixture.rows())
+    again = _run(tmp_path, "killed", model, rb_data, "--engine", "ray", model_args=margs + ",replicas=2")
+    assert again.returncode == 0, again.stderr
+    info = json.loads((tmp_path / "killed" / "run.json").read_text())
+    assert info["resumed_records"] >= 5 and info["status"] == "complete"
+    assert _files(tmp_path / "killed") == _files(tmp_path / "whole")
