@@ -159,7 +159,7 @@ async def evaluate_aggregated(example: Example, mode: str, policy: Policy, compa
     if mode == POINTWISE:
         outcome = await evaluate_example(example, mode, policy, compare, score)
         choice = choose_by_scores([outcome.score_of(i) for i in range(n)], example.preferred,
-                                  ItemKey.of(example, policy.seed))
+                                  ItemKey.of(example, policy.seed), narrow=outcome.break_ties)
         d = block(method, BY_SCORES, choice, example, judge_calls=n * policy.samples)
         d.pop("ratings", None)      # the scores themselves are in the record already
         return outcome, d

@@ -22,7 +22,7 @@ When nothing was decided (every match failed and was excluded, or no candidate g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from rmbench.tournament.knockout import knockout
 from rmbench.tournament.matches import ItemKey, MatchFn, MatchRecord
@@ -141,13 +141,16 @@ async def choose(method: str, example: Example, match: MatchFn, *, seed: int, **
     return rate(method, n, rr.matches, example.preferred, key, **options)
 
 
-def choose_by_scores(scores: Sequence[float | None], preferred: Sequence[int], key: ItemKey | None = None
-                     ) -> Choice:
+def choose_by_scores(scores: Sequence[float | None], preferred: Sequence[int], key: ItemKey | None = None,
+                     narrow: Callable[[list[int]], list[int]] | None = None) -> Choice:
     """The pointwise path: the highest score wins; candidates with equal top scores tie.
 
-    A None score (a failed rating) never wins. ``best`` breaks a tie by a seeded draw when a
-    ``key`` is given, else takes the lowest index.
+    A None score (a failed rating) never wins. ``narrow`` may shrink a tie at the top first (the
+    expected ratings of a run with verdict probabilities: ``Outcome.break_ties``). ``best`` breaks
+    a remaining tie by a seeded draw when a ``key`` is given, else takes the lowest index.
     """
     top = top_of(list(scores))
+    if narrow is not None and len(top) > 1:
+        top = tuple(narrow(list(top)))
     return Choice("score", _pick(top, key, "score"), top, _credit(top, preferred), 0,
                   ratings=tuple(None if s is None else float(s) for s in scores))
