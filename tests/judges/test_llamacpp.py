@@ -138,11 +138,16 @@ def test_hf_gguf_on_the_same_rows_repeats_exactly(hf_gguf, gguf, rm4, tmp_path, 
     assert recs[0]["scores"][0][0]["raw"]
 
 
+def on_engine(engine: str, request, gguf):
+    """(the provider fixture, the model name, extra flags) that judge with the GGUF on ``engine``."""
+    if engine == "llamacpp":
+        return request.getfixturevalue("llama"), f"llamacpp/{gguf}", []
+    return request.getfixturevalue("hf_gguf"), f"hf/{gguf.parent}", ["--model-args", f"gguf_file={gguf.name}"]
+
+
 @pytest.mark.parametrize("engine", ["llamacpp", "hf"])
 def test_verdict_probabilities_on_the_real_model(engine, request, gguf, tmp_path, monkeypatch):
-    provider = request.getfixturevalue("llama" if engine == "llamacpp" else "hf_gguf")
-    model = f"llamacpp/{gguf}" if engine == "llamacpp" else f"hf/{gguf.parent}"
-    extra = [] if engine == "llamacpp" else ["--model-args", f"gguf_file={gguf.name}"]
+    provider, model, extra = on_engine(engine, request, gguf)
     data = write_easy(tmp_path / "easy.json", 2)
     t0 = time.perf_counter()
     out = run_inprocess(provider, ["--model", model, "--task", "rewardbench", "--data-path", str(data), "--prompt",
@@ -160,9 +165,7 @@ def test_verdict_probabilities_on_the_real_model(engine, request, gguf, tmp_path
 @pytest.mark.parametrize("engine", ["llamacpp", "hf"])
 def test_a_dry_run_counts_the_prompt_tokens_the_engine_is_fed(engine, request, gguf, tmp_path, monkeypatch):
     # --dry-run reads the GGUF's own tokenizer and chat format, not a characters estimate
-    provider = request.getfixturevalue("llama" if engine == "llamacpp" else "hf_gguf")
-    model = f"llamacpp/{gguf}" if engine == "llamacpp" else f"hf/{gguf.parent}"
-    extra = [] if engine == "llamacpp" else ["--model-args", f"gguf_file={gguf.name}"]
+    provider, model, extra = on_engine(engine, request, gguf)
     data = write_easy(tmp_path / "easy.json", 2)
     args = ["--model", model, "--task", "rewardbench", "--data-path", str(data), "--prompt", str(TERSE_BOXED),
             "--gen", "max_tokens=1", "--no-cache", "--output-dir", str(tmp_path), "--run-name", "dry", *extra]
