@@ -304,6 +304,10 @@ def load_run(path: str | os.PathLike) -> dict:
     if not files.exists(p / SUMMARY_JSON):
         raise UserError(f"{path}: no summary.json (the run is incomplete or not an rmbench run)")
     summary = read_summary(p / SUMMARY_JSON)
+    if not files.exists(p / RUN_JSON) and files.exists(p / RECORDS):
+        # a damaged run directory, not a bare summary: read as one, a gate would quietly go unpaired
+        raise UserError(f"{path} holds records but no run.json, so nothing says which run made them; "
+                        "rerun the run's command with --overwrite, or name its summary.json to use it alone")
     run = read_run_json(p / RUN_JSON) if files.exists(p / RUN_JSON) else {}
     if run and run.get("status") != "complete":
         raise UserError(f"{path}: run.json says the run is {run.get('status')}; its summary.json is stale "

@@ -279,6 +279,20 @@ def test_9_a_null_gated_metric_is_never_passed(tmp_path, data):
              "no value", "--metric")
 
 
+def test_9_a_run_directory_without_run_json_is_not_gated_as_a_bare_summary(tmp_path, data):
+    """A deleted run.json once turned a paired gate (FAIL, rc 1) into an unpaired one (PASS, rc 0):
+    a directory that holds records but no run.json is a damaged run, not a committed summary."""
+    ok(run(tmp_path, data, name="base"))
+    ok(run(tmp_path, data, name="cand"))
+    cand = tmp_path / "out" / "cand"
+    (cand / "run.json").unlink()
+    for args in (("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand)),
+                 ("gate", "--baseline", str(cand), "--candidate", str(tmp_path / "out" / "base")),
+                 ("leaderboard", str(cand)), ("show", str(cand))):
+        one_line(run_cli(*args), "no run.json", "--overwrite")
+    ok(run_cli("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand / "summary.json")))
+
+
 # 10 ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("args,needle", [
     (("--model-args", "="), "no key"),
