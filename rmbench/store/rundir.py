@@ -131,6 +131,9 @@ class RunDir:
             raise UserError(f"output directory {path} is not writable")
         rd = cls(path)
         rd.identity_hash = identity_hash
+        if overwrite and files.exists(path / LOCK) and not (path / LOCK).is_dir():
+            if (path / LOCK).is_symlink() or not (path / LOCK).is_file():
+                files.remove(path / LOCK)  # a planted link or FIFO, never a lock a run holds
         rd.lock()
         try:
             rd._check_identity(identity, identity_hash, overwrite)
@@ -164,6 +167,8 @@ class RunDir:
             return
         has_records = files.exists(self.path / RECORDS)
         run_json = self.path / RUN_JSON
+        if run_json.is_dir() and not run_json.is_symlink():
+            raise files.not_a_file(run_json, "a directory")  # --overwrite would not lift it
         if not files.exists(run_json):
             if has_records:
                 raise UserError(f"{self.path} holds records but no run.json, so nothing says which run made them; "

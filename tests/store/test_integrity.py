@@ -535,6 +535,35 @@ def test_a_fifo_or_directory_in_place_of_a_file_is_one_line(tmp_path, data, kind
     one_line(run(tmp_path, data, "--overwrite")) if kind == "directory" else ok(run(tmp_path, data, "--overwrite"))
 
 
+@pytest.mark.parametrize("kind", ["link", "fifo", "directory"])
+@pytest.mark.parametrize("name", ["records.jsonl", "run.json", ".lock"])
+def test_the_advice_of_a_refusal_works(tmp_path, data, kind, name):
+    """A refusal that says "start over with --overwrite" is lifted by --overwrite (a link or FIFO is
+    removed itself, the lock's too); one that --overwrite cannot lift (a directory: rmbench never
+    deletes a folder) does not name it."""
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (run_dir / name).unlink()
+    if kind == "link":
+        (run_dir / name).symlink_to(victim)
+    elif kind == "fifo":
+        os.mkfifo(run_dir / name)
+    else:
+        (run_dir / name).mkdir()
+    err = one_line(run(tmp_path, data))
+    res = run(tmp_path, data, "--overwrite")
+    if kind == "directory":
+        assert "--overwrite" not in err and "remove it" in err, err
+        assert "--overwrite" not in one_line(res, "directory", "remove it")
+    else:
+        assert "--overwrite" in err, err
+        ok(res)
+        assert (run_dir / name).is_file() and not (run_dir / name).is_symlink()
+    assert victim.read_text() == "precious"
+
+
 def test_9_merge_never_replaces_records_without_run_json(tmp_path):
     data = write_json(tmp_path / "rb.json", _rows(10))
     for i in range(2):
