@@ -448,6 +448,14 @@ def test_5_a_record_that_fits_the_schema_but_not_its_scorer(tmp_path, damage):
     (lambda r: r.__setitem__("data_notes", [1]), "data_notes"),
     (lambda r: r["judge"].__setitem__("task_modes", [1]), "judge.task_modes"),
     (lambda r: r["tasks"]["rewardbench"].__setitem__("protocol", [1]), "tasks.rewardbench.protocol"),
+    # the options rescore scores with sit beside the identity, not in it: an edit there changed the
+    # rescored number with exit code 0
+    (lambda r: r["tasks"]["rewardbench"]["options"]["sections"]["Chat"].__setitem__("alpacaeval-easy", 1),
+     "tasks.rewardbench disagrees with the identity"),
+    (lambda r: r["tasks"]["rewardbench"]["protocol"].__setitem__("on_failure", "exclude"),
+     "tasks.rewardbench disagrees with the identity"),
+    (lambda r: r["tasks"]["rewardbench"].__setitem__("version", 99), "tasks.rewardbench disagrees with the identity"),
+    (lambda r: r["tasks"].__setitem__("rm-bench", r["tasks"]["rewardbench"]), "tasks disagree with the identity"),
 ])
 def test_4_an_edited_run_json_is_refused(tmp_path, data, edit, needle):
     """run.json is checked in itself (types) and against its identity fingerprint, which every
