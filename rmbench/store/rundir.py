@@ -86,6 +86,9 @@ def scan_records(path: Path) -> tuple[list[tuple[int, dict]], list[BadLine], boo
         except ValueError as e:
             bad.append(BadLine(n, f"not valid JSON ({e})"))
             continue
+        except RecursionError:
+            bad.append(BadLine(n, "not valid JSON (nested too deeply to read)"))
+            continue
         why = record_problem(data)
         if why:
             bad.append(BadLine(n, f"not a valid record ({why})"))

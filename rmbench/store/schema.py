@@ -459,6 +459,8 @@ def load_json(path: Path, what: str) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except (json.JSONDecodeError, ValueError) as e:
         raise UserError(f"{path}: {what} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise UserError(f"{path}: {what} is not valid JSON (nested too deeply to read)") from None
 
 
 def _reject_constant(name: str) -> Any:

@@ -151,7 +151,10 @@ def test_4_rescore_refuses_damaged_records_and_keeps_the_summary(tmp_path, data,
 
 
 # 5 -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("line", ["{}", "[]", "null", "RESULTLESS"])
+DEEP = "[" * 100_000 + "]" * 100_000   # deeper than Python's JSON reader can go (RecursionError)
+
+
+@pytest.mark.parametrize("line", ["{}", "[]", "null", "RESULTLESS", '{"a": ' + DEEP + "}"])
 def test_5_a_wrong_shaped_line_is_named_by_readers_and_rejudged_by_run(tmp_path, data, line):
     ok(run(tmp_path, data))
     run_dir = tmp_path / "out" / "r"
@@ -170,6 +173,19 @@ def test_5_a_wrong_shaped_line_is_named_by_readers_and_rejudged_by_run(tmp_path,
     assert "line 5" in res.stderr and "judged again" in res.stderr
     assert (run_dir / "summary.json").read_bytes() == good
     assert (run_dir / "records.jsonl").read_bytes() == good_records
+
+
+@pytest.mark.parametrize("name", ["summary.json", "run.json"])
+def test_5_a_run_file_nested_too_deeply_is_one_line(tmp_path, data, name):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    (run_dir / name).write_text('{"a": ' + DEEP + "}")
+    for args in (("show", str(run_dir)), ("leaderboard", str(run_dir)), ("rescore", str(run_dir)),
+                 ("gate", "--baseline", str(run_dir), "--candidate", str(run_dir))):
+        res = run_cli(*args)
+        if res.returncode:
+            one_line(res, name)
+    one_line(run(tmp_path, data)) if name == "run.json" else ok(run(tmp_path, data))
 
 
 # 7 -----------------------------------------------------------------------------------------------
