@@ -68,8 +68,13 @@ class BatchState:
         if path is not None and files.exists(path):
             try:
                 data = json.loads(files.read_text(path))
-                if not isinstance(data.get("batches"), list):
+                if not isinstance(data, dict) or not isinstance(data.get("batches"), list):
                     raise ValueError("no 'batches' list")
+                if not all(isinstance(e, dict) for e in data["batches"]):
+                    raise ValueError("a batch entry is not an object")
+            except RecursionError:
+                raise UserError(f"cannot read {path} (nested too deeply); it lists batches already paid for: "
+                                "repair it, or delete it to submit them again") from None
             except (OSError, ValueError) as e:
                 raise UserError(f"cannot read {path} ({e}); it lists batches already paid for: repair it, or "
                                 "delete it to submit them again") from None

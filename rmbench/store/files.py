@@ -78,7 +78,9 @@ def open_fd(path: Path, flags: int, mode: int = 0o644) -> int:
 
 
 def not_a_file(path: Path, what: str) -> UserError:
-    return UserError(f"{path} is {what}, where rmbench keeps a file; remove it (or start over with --overwrite)")
+    # --overwrite removes a link or a FIFO, never a directory (it may hold anything)
+    how = "remove it" if what == "a directory" else "remove it (or start over with --overwrite)"
+    return UserError(f"{path} is {what}, where rmbench keeps a file; {how}")
 
 
 def remove(path: Path) -> None:

@@ -86,6 +86,9 @@ def scan_records(path: Path) -> tuple[list[tuple[int, dict]], list[BadLine], boo
         except ValueError as e:
             bad.append(BadLine(n, f"not valid JSON ({e})"))
             continue
+        except RecursionError:
+            bad.append(BadLine(n, "not valid JSON (nested too deeply to read)"))
+            continue
         why = record_problem(data)
         if why:
             bad.append(BadLine(n, f"not a valid record ({why})"))
@@ -131,6 +134,9 @@ class RunDir:
             raise UserError(f"output directory {path} is not writable")
         rd = cls(path)
         rd.identity_hash = identity_hash
+        if overwrite and files.exists(path / LOCK) and not (path / LOCK).is_dir():
+            if (path / LOCK).is_symlink() or not (path / LOCK).is_file():
+                files.remove(path / LOCK)  # a planted link or FIFO, never a lock a run holds
         rd.lock()
         try:
             rd._check_identity(identity, identity_hash, overwrite)
@@ -164,6 +170,8 @@ class RunDir:
             return
         has_records = files.exists(self.path / RECORDS)
         run_json = self.path / RUN_JSON
+        if run_json.is_dir() and not run_json.is_symlink():
+            raise files.not_a_file(run_json, "a directory")  # --overwrite would not lift it
         if not files.exists(run_json):
             if has_records:
                 raise UserError(f"{self.path} holds records but no run.json, so nothing says which run made them; "
@@ -304,6 +312,10 @@ def load_run(path: str | os.PathLike) -> dict:
     if not files.exists(p / SUMMARY_JSON):
         raise UserError(f"{path}: no summary.json (the run is incomplete or not an rmbench run)")
     summary = read_summary(p / SUMMARY_JSON)
+    if not files.exists(p / RUN_JSON) and files.exists(p / RECORDS):
+        # a damaged run directory, not a bare summary: read as one, a gate would quietly go unpaired
+        raise UserError(f"{path} holds records but no run.json, so nothing says which run made them; "
+                        "rerun the run's command with --overwrite, or name its summary.json to use it alone")
     run = read_run_json(p / RUN_JSON) if files.exists(p / RUN_JSON) else {}
     if run and run.get("status") != "complete":
         raise UserError(f"{path}: run.json says the run is {run.get('status')}; its summary.json is stale "

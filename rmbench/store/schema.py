@@ -389,6 +389,15 @@ class RunJson(_Open):
                 raise ValueError("identity_hash is missing")
             if identity_hash(self.identity) != self.identity_hash:
                 raise ValueError("identity_hash does not match the identity recorded beside it")
+            scoring = self.identity.get("scoring")
+            if scoring is not None:  # rescore, compare and gate score with ``tasks``: it must be the identity's
+                if not isinstance(scoring, dict) or set(scoring) != set(self.tasks):
+                    raise ValueError("tasks disagree with the identity (the file was edited after the run)")
+                for name, t in self.tasks.items():
+                    if scoring[name] != {"scoring": t.scoring, "version": t.version, "options": t.options,
+                                         "protocol": t.protocol}:
+                        raise ValueError(f"tasks.{name} disagrees with the identity (its scoring, version, options "
+                                         "or protocol was edited after the run)")
         return self
 
 
@@ -450,6 +459,8 @@ def load_json(path: Path, what: str) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except (json.JSONDecodeError, ValueError) as e:
         raise UserError(f"{path}: {what} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise UserError(f"{path}: {what} is not valid JSON (nested too deeply to read)") from None
 
 
 def _reject_constant(name: str) -> Any:

@@ -219,3 +219,18 @@ def test_unfinished_batches_are_counted_per_judge(tmp_path):
     assert unfinished_batches(tmp_path / "nowhere", mine) == 0
     (tmp_path / BATCHES_JSON).write_text("{ torn")
     assert unfinished_batches(tmp_path, mine) == 0
+
+
+@pytest.mark.parametrize("content", ["[]", '{"batches": [1]}', '"x"', "[" * 100_000 + "]" * 100_000])
+def test_a_damaged_batches_json_is_one_line(fake_api, tmp_path, content):
+    """batches.json of the wrong shape ended in 'internal error: AttributeError' (rc 1)."""
+    res = _batch(fake_api, tmp_path, "openai")
+    assert res.returncode == 0, res.stderr
+    run_dir = tmp_path / "out" / "b"
+    (run_dir / "batches.json").write_text(content)
+    lines = (run_dir / "records.jsonl").read_text().splitlines(keepends=True)
+    (run_dir / "records.jsonl").write_text("".join(lines[:-1]))   # one example left to judge
+    res = _batch(fake_api, tmp_path, "openai", "b", "--quiet", "--no-cache")
+    err = res.stderr.strip()
+    assert res.returncode == 2 and len(err.splitlines()) == 1 and "batches.json" in err, res.stderr
+    assert (run_dir / "batches.json").read_text() == content

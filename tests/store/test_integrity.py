@@ -151,7 +151,10 @@ def test_4_rescore_refuses_damaged_records_and_keeps_the_summary(tmp_path, data,
 
 
 # 5 -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("line", ["{}", "[]", "null", "RESULTLESS"])
+DEEP = "[" * 100_000 + "]" * 100_000   # deeper than Python's JSON reader can go (RecursionError)
+
+
+@pytest.mark.parametrize("line", ["{}", "[]", "null", "RESULTLESS", '{"a": ' + DEEP + "}"])
 def test_5_a_wrong_shaped_line_is_named_by_readers_and_rejudged_by_run(tmp_path, data, line):
     ok(run(tmp_path, data))
     run_dir = tmp_path / "out" / "r"
@@ -170,6 +173,19 @@ def test_5_a_wrong_shaped_line_is_named_by_readers_and_rejudged_by_run(tmp_path,
     assert "line 5" in res.stderr and "judged again" in res.stderr
     assert (run_dir / "summary.json").read_bytes() == good
     assert (run_dir / "records.jsonl").read_bytes() == good_records
+
+
+@pytest.mark.parametrize("name", ["summary.json", "run.json"])
+def test_5_a_run_file_nested_too_deeply_is_one_line(tmp_path, data, name):
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    (run_dir / name).write_text('{"a": ' + DEEP + "}")
+    for args in (("show", str(run_dir)), ("leaderboard", str(run_dir)), ("rescore", str(run_dir)),
+                 ("gate", "--baseline", str(run_dir), "--candidate", str(run_dir))):
+        res = run_cli(*args)
+        if res.returncode:
+            one_line(res, name)
+    one_line(run(tmp_path, data)) if name == "run.json" else ok(run(tmp_path, data))
 
 
 # 7 -----------------------------------------------------------------------------------------------
@@ -277,6 +293,20 @@ def test_9_a_null_gated_metric_is_never_passed(tmp_path, data):
     base = tmp_path / "out" / "base" / "summary.json"
     one_line(run_cli("gate", "--baseline", str(cand / "summary.json"), "--candidate", str(base)),
              "no value", "--metric")
+
+
+def test_9_a_run_directory_without_run_json_is_not_gated_as_a_bare_summary(tmp_path, data):
+    """A deleted run.json once turned a paired gate (FAIL, rc 1) into an unpaired one (PASS, rc 0):
+    a directory that holds records but no run.json is a damaged run, not a committed summary."""
+    ok(run(tmp_path, data, name="base"))
+    ok(run(tmp_path, data, name="cand"))
+    cand = tmp_path / "out" / "cand"
+    (cand / "run.json").unlink()
+    for args in (("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand)),
+                 ("gate", "--baseline", str(cand), "--candidate", str(tmp_path / "out" / "base")),
+                 ("leaderboard", str(cand)), ("show", str(cand))):
+        one_line(run_cli(*args), "no run.json", "--overwrite")
+    ok(run_cli("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand / "summary.json")))
 
 
 # 10 ----------------------------------------------------------------------------------------------
@@ -434,6 +464,14 @@ def test_5_a_record_that_fits_the_schema_but_not_its_scorer(tmp_path, damage):
     (lambda r: r.__setitem__("data_notes", [1]), "data_notes"),
     (lambda r: r["judge"].__setitem__("task_modes", [1]), "judge.task_modes"),
     (lambda r: r["tasks"]["rewardbench"].__setitem__("protocol", [1]), "tasks.rewardbench.protocol"),
+    # the options rescore scores with sit beside the identity, not in it: an edit there changed the
+    # rescored number with exit code 0
+    (lambda r: r["tasks"]["rewardbench"]["options"]["sections"]["Chat"].__setitem__("alpacaeval-easy", 1),
+     "tasks.rewardbench disagrees with the identity"),
+    (lambda r: r["tasks"]["rewardbench"]["protocol"].__setitem__("on_failure", "exclude"),
+     "tasks.rewardbench disagrees with the identity"),
+    (lambda r: r["tasks"]["rewardbench"].__setitem__("version", 99), "tasks.rewardbench disagrees with the identity"),
+    (lambda r: r["tasks"].__setitem__("rm-bench", r["tasks"]["rewardbench"]), "tasks disagree with the identity"),
 ])
 def test_4_an_edited_run_json_is_refused(tmp_path, data, edit, needle):
     """run.json is checked in itself (types) and against its identity fingerprint, which every
@@ -519,6 +557,35 @@ def test_a_fifo_or_directory_in_place_of_a_file_is_one_line(tmp_path, data, kind
             continue
         one_line(res)
     one_line(run(tmp_path, data, "--overwrite")) if kind == "directory" else ok(run(tmp_path, data, "--overwrite"))
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo", "directory"])
+@pytest.mark.parametrize("name", ["records.jsonl", "run.json", ".lock"])
+def test_the_advice_of_a_refusal_works(tmp_path, data, kind, name):
+    """A refusal that says "start over with --overwrite" is lifted by --overwrite (a link or FIFO is
+    removed itself, the lock's too); one that --overwrite cannot lift (a directory: rmbench never
+    deletes a folder) does not name it."""
+    ok(run(tmp_path, data))
+    run_dir = tmp_path / "out" / "r"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (run_dir / name).unlink()
+    if kind == "link":
+        (run_dir / name).symlink_to(victim)
+    elif kind == "fifo":
+        os.mkfifo(run_dir / name)
+    else:
+        (run_dir / name).mkdir()
+    err = one_line(run(tmp_path, data))
+    res = run(tmp_path, data, "--overwrite")
+    if kind == "directory":
+        assert "--overwrite" not in err and "remove it" in err, err
+        assert "--overwrite" not in one_line(res, "directory", "remove it")
+    else:
+        assert "--overwrite" in err, err
+        ok(res)
+        assert (run_dir / name).is_file() and not (run_dir / name).is_symlink()
+    assert victim.read_text() == "precious"
 
 
 def test_9_merge_never_replaces_records_without_run_json(tmp_path):
