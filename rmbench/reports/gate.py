@@ -131,6 +131,14 @@ def run_gate(baseline: dict, candidate: dict, *, metrics: list[str] | None = Non
         raise UserError(f"--correction must be one of {', '.join(CORRECTIONS)}")
     chosen = resolve(baseline["summary"], metrics)
     cand_tasks = candidate["summary"].get("tasks") or {}
+    if metrics is None:   # the default list comes from the baseline: the candidate's must not be longer
+        base_tasks = {task for _, task, _ in chosen} | set(baseline["summary"].get("tasks") or {})
+        have = {name for name, _, _ in chosen}
+        extra = [n for n in default_metrics({"tasks": {t: v for t, v in cand_tasks.items() if t in base_tasks}})
+                 if n not in have]
+        if extra:
+            raise UserError(f"metric {extra[0]}: the candidate reports it but the baseline does not (a damaged or "
+                            "older baseline summary?); name the metrics to gate with --metric")
     for name, task, path in chosen:
         if task not in cand_tasks or get_path(cand_tasks[task], path) is None:
             raise UserError(f"metric {name}: the candidate has no value for it (did it run task '{task}'?); "

@@ -295,6 +295,21 @@ def test_9_a_null_gated_metric_is_never_passed(tmp_path, data):
              "no value", "--metric")
 
 
+def test_9_a_section_missing_from_the_baseline_is_never_left_out_of_a_gate(tmp_path, data):
+    """The default metric list comes from the baseline: a baseline summary that lost a section
+    (Chat) once made the gate skip it and pass. Now the candidate's extra metric stops it."""
+    ok(run(tmp_path, data, name="base"))
+    ok(run(tmp_path, data, name="cand"))
+    base = tmp_path / "out" / "base" / "summary.json"
+    summary = json.loads(base.read_text())
+    del summary["tasks"]["rewardbench"]["sections"]["Chat"]
+    base.write_text(json.dumps(summary))
+    one_line(run_cli("gate", "--baseline", str(base), "--candidate", str(tmp_path / "out" / "cand" / "summary.json")),
+             "rewardbench.Chat", "--metric")
+    ok(run_cli("gate", "--baseline", str(base), "--candidate", str(tmp_path / "out" / "cand" / "summary.json"),
+               "--metric", "rewardbench"))
+
+
 def test_9_a_run_directory_without_run_json_is_not_gated_as_a_bare_summary(tmp_path, data):
     """A deleted run.json once turned a paired gate (FAIL, rc 1) into an unpaired one (PASS, rc 0):
     a directory that holds records but no run.json is a damaged run, not a committed summary."""
