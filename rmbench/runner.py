@@ -673,7 +673,7 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
             ordered, summary = finish(plan, done)
             rd.finalize_records(ordered)
             hooks.at("finalized")
-            rd.write_summary(summary, summary_markdown(summary))
+            digest = rd.write_summary(summary, summary_markdown(summary))
         except UserError as e:
             mark("stopped", str(e))
             raise
@@ -682,7 +682,7 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
             raise
         hooks.at("summary")
         s = judge.stats
-        run_info.update(status="complete", finished=_now(), stats={
+        run_info.update(status="complete", finished=_now(), summary_sha256=digest, stats={
             "examples": len(ordered), "judged_now": judged, "wall_seconds": round(wall, 3),
             "cpu_seconds": round(cpu, 3),
             "requests": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures_now": s.failures,
@@ -840,7 +840,8 @@ def rescore(run_dir: str | Path) -> dict:
         config = config_of(info, str(p / "run.json"))
         summary = summarize(config, info.get("judge") or {}, scoring_from_run(info), run["records"],
                             info.get("identity_hash"))
-        write_summary(p, summary, summary_markdown(summary))
+        info["summary_sha256"] = write_summary(p, summary, summary_markdown(summary))
+        rd.write_run_json(info)
         return summary
     finally:
         rd.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import stat
@@ -146,8 +147,22 @@ def dumps_strict(data: Any, **kw: Any) -> str:
         raise UserError(f"refusing to write a value JSON cannot hold ({e}); check the numbers you passed") from None
 
 
+def json_text(data: Any) -> str:
+    """The text ``write_json_atomic`` writes for ``data``."""
+    return dumps_strict(data, indent=2) + "\n"
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, dumps_strict(data, indent=2) + "\n")
+    write_text_atomic(path, json_text(data))
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes (read without following a link)."""
+    h = hashlib.sha256()
+    with open_binary(path) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str, bool]]:

@@ -179,8 +179,8 @@ def write_merged(plan: MergePlan, out: str | Path | None, summary: dict, markdow
     rd = RunDir.create(str(out.parent), out.name, plan.identity, plan.identity_hash, overwrite=True)
     try:
         rd.finalize_records(plan.records)
-        rd.write_summary(summary, markdown)
-        rd.write_run_json(merged_run_json(plan, summary, command))
+        digest = rd.write_summary(summary, markdown)
+        rd.write_run_json({**merged_run_json(plan, summary, command), "summary_sha256": digest})
     finally:
         rd.close()
     return out

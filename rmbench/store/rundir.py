@@ -263,8 +263,8 @@ class RunDir:
         check(RunJson, data, f"{self.path / RUN_JSON} (being written)")
         write_json_atomic(self.path / RUN_JSON, data)
 
-    def write_summary(self, summary: dict, markdown: str) -> None:
-        write_summary(self.path, summary, markdown)
+    def write_summary(self, summary: dict, markdown: str) -> str:
+        return write_summary(self.path, summary, markdown)
 
     def close(self) -> None:
         self._close_records(quiet=True)
@@ -277,12 +277,18 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def write_summary(path: Path, summary: dict, markdown: str) -> None:
+def write_summary(path: Path, summary: dict, markdown: str) -> str:
+    """Write summary.json and summary.md; returns summary.json's SHA-256, which run.json keeps
+    (``summary_sha256``) so that a summary edited afterwards is noticed by every reader."""
+    import hashlib
+
     from rmbench.store.schema import Summary, check
 
     check(Summary, summary, f"{path / SUMMARY_JSON} (being written)")
-    write_json_atomic(path / SUMMARY_JSON, summary)
+    text = files.json_text(summary)
+    files.write_text_atomic(path / SUMMARY_JSON, text)
     write_text_atomic(path / SUMMARY_MD, markdown)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_report(run_dir: Path, name: str, text: str) -> Path:
@@ -325,13 +331,18 @@ def load_run(path: str | os.PathLike) -> dict:
 
 
 def _same_run(p: Path, run: dict, summary: dict | None) -> None:
-    """summary.json and run.json must come from one run (their identity hashes agree)."""
+    """summary.json and run.json must come from one run (their identity hashes agree), and the
+    summary must be the one the run wrote (its SHA-256 is run.json's ``summary_sha256``)."""
     if not run or summary is None:
         return
     want, got = run.get("identity_hash"), summary.get("run_identity")
     if want is not None and got != want:
         raise UserError(f"{p / SUMMARY_JSON} belongs to another run (identity {got}, run.json says {want}); "
                         f"rerun 'rmbench rescore {p}' to recompute it")
+    digest = run.get("summary_sha256")
+    if digest is not None and files.sha256_of(p / SUMMARY_JSON) != digest:
+        raise UserError(f"{p / SUMMARY_JSON} was changed after the run wrote it (its SHA-256 is not the one "
+                        f"run.json records); rerun 'rmbench rescore {p}' to recompute it from the records")
 
 
 def load_complete(path: str | os.PathLike, need_summary: bool = True,

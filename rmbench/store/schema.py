@@ -375,6 +375,7 @@ class RunJson(_Open):
     config: dict[StrictStr, Any]
     identity: dict[StrictStr, Any]
     identity_hash: Optional[StrictStr] = None
+    summary_sha256: Optional[StrictStr] = None   # summary.json as the run wrote it
     judge: JudgeInfo = JudgeInfo()
     tasks: Optional[dict[StrictStr, TaskInfo]] = None
     data_notes: dict[StrictStr, dict[StrictStr, Any]] = {}

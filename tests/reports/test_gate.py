@@ -3,6 +3,7 @@ runs and a committed summary.json baseline), the report files, and usage errors.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -194,5 +195,8 @@ def test_metrics_the_records_cannot_give_are_refused_on_run_directories(tmp_path
         summ = json.loads((d / "summary.json").read_text())
         summ["tasks"]["rewardbench"]["score_with_prior"] = 0.5
         (d / "summary.json").write_text(json.dumps(summ))
+        info = json.loads((d / "run.json").read_text())     # as the run would have recorded that summary
+        info["summary_sha256"] = hashlib.sha256((d / "summary.json").read_bytes()).hexdigest()
+        (d / "run.json").write_text(json.dumps(info))
     res = run_cli("gate", "--baseline", str(b), "--candidate", str(c), "--metric", "rewardbench.score_with_prior")
     assert res.returncode == 2 and "do not give it a value" in res.stderr, res.stderr

@@ -280,18 +280,46 @@ def test_9_a_bad_summary_stops_leaderboard_and_gate(tmp_path, data, edit, needle
              "summary.json")
 
 
-def test_9_a_null_gated_metric_is_never_passed(tmp_path, data):
+def test_9_an_edited_score_in_a_runs_summary_is_refused_until_rescored(tmp_path, data):
+    """A summary.json edited after the run (a plausible number, valid JSON) is no longer shown as
+    the run's: run.json keeps the SHA-256 of the summary the run wrote. Rescore recomputes it
+    from the records, and then every reader takes it again; a merge records its own."""
     ok(run(tmp_path, data, name="base"))
     ok(run(tmp_path, data, name="cand"))
     cand = tmp_path / "out" / "cand"
-    summary = json.loads((cand / "summary.json").read_text())
+    good = json.loads((cand / "summary.json").read_text())
+    forged = json.loads(json.dumps(good))
+    forged["tasks"]["rewardbench"]["score"] = 0.9
+    (cand / "summary.json").write_text(json.dumps(forged, indent=2) + "\n")
+    for args in (("leaderboard", str(tmp_path / "out")), ("show", str(cand)),
+                 ("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand)),
+                 ("compare", str(tmp_path / "out" / "base"), str(cand))):
+        one_line(run_cli(*args), "summary.json was changed after the run", "rmbench rescore")
+    ok(run_cli("rescore", str(cand)))
+    assert json.loads((cand / "summary.json").read_text()) == good
+    ok(run_cli("leaderboard", str(tmp_path / "out")))
+    ok(run_cli("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand)))
+    ok(run(tmp_path, data, "--shard", "0/2", name="s0"))
+    ok(run(tmp_path, data, "--shard", "1/2", name="s1"))
+    ok(run_cli("merge", str(tmp_path / "out" / "s0"), str(tmp_path / "out" / "s1"), "-o", str(tmp_path / "merged")))
+    info = json.loads((tmp_path / "merged" / "run.json").read_text())
+    assert info["summary_sha256"] == hashlib.sha256((tmp_path / "merged" / "summary.json").read_bytes()).hexdigest()
+
+
+def test_9_a_null_gated_metric_is_never_passed(tmp_path, data):
+    ok(run(tmp_path, data, name="base"))
+    ok(run(tmp_path, data, name="cand"))
+    # a bare summary.json (copied out of its run: nothing to check it against but its schema)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    summary = json.loads((tmp_path / "out" / "cand" / "summary.json").read_text())
     summary["tasks"]["rewardbench"]["score"] = None
-    (cand / "summary.json").write_text(json.dumps(summary))
-    one_line(run_cli("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(cand / "summary.json")),
+    (bare / "summary.json").write_text(json.dumps(summary))
+    one_line(run_cli("gate", "--baseline", str(tmp_path / "out" / "base"), "--candidate", str(bare / "summary.json")),
              "rewardbench", "never passes")
     # gating a metric the baseline summary lacks a value for is refused too
     base = tmp_path / "out" / "base" / "summary.json"
-    one_line(run_cli("gate", "--baseline", str(cand / "summary.json"), "--candidate", str(base)),
+    one_line(run_cli("gate", "--baseline", str(bare / "summary.json"), "--candidate", str(base)),
              "no value", "--metric")
 
 
@@ -300,10 +328,10 @@ def test_9_a_section_missing_from_the_baseline_is_never_left_out_of_a_gate(tmp_p
     (Chat) once made the gate skip it and pass. Now the candidate's extra metric stops it."""
     ok(run(tmp_path, data, name="base"))
     ok(run(tmp_path, data, name="cand"))
-    base = tmp_path / "out" / "base" / "summary.json"
-    summary = json.loads(base.read_text())
+    summary = json.loads((tmp_path / "out" / "base" / "summary.json").read_text())
     del summary["tasks"]["rewardbench"]["sections"]["Chat"]
-    base.write_text(json.dumps(summary))
+    (tmp_path / "bare").mkdir()
+    base = write_json(tmp_path / "bare" / "summary.json", summary)     # a bare copy: only its schema to check
     one_line(run_cli("gate", "--baseline", str(base), "--candidate", str(tmp_path / "out" / "cand" / "summary.json")),
              "rewardbench.Chat", "--metric")
     ok(run_cli("gate", "--baseline", str(base), "--candidate", str(tmp_path / "out" / "cand" / "summary.json"),
