@@ -436,6 +436,14 @@ def test_12_ids_are_kept_as_written(tmp_path):
     ok(run(tmp_path, data))
     ids = [json.loads(x)["id"] for x in (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()]
     assert ids == ["1", "2", "3.5", "4"]
+    # booleans in their JSON spelling (not Python's True); a list or object is no id
+    rows = _rows(2)
+    rows[0]["id"], rows[1]["id"] = True, False
+    ok(run(tmp_path, write_json(tmp_path / "rb2.json", rows), name="b"))
+    ids = [json.loads(x)["id"] for x in (tmp_path / "out" / "b" / "records.jsonl").read_text().splitlines()]
+    assert ids == ["true", "false"]
+    rows[0]["id"] = {"a": 1}
+    one_line(run(tmp_path, write_json(tmp_path / "rb3.json", rows), name="c"), "row 0", "'id' must be a string or a number")
 
 
 # task options: recorded, used by rescore and compare -----------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rmbench.errors import RowError
@@ -47,6 +48,16 @@ def messages(value: Any, key: str, spec: TaskSpec, index: int) -> tuple[dict, ..
             out.append({"role": role, "content": "" if turn["content"] is None else str(turn["content"])})
         return tuple(out)
     raise RowError(f"column '{key}' must be text or a message list")
+
+
+def id_text(value: Any, key: str, spec: TaskSpec, index: int) -> str:
+    """An example id as written in the file: a string as it is, a number or boolean in its JSON
+    spelling (``3.5``, ``true``; never Python's ``True``); a list or object is refused."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    raise RowError(f"'{key}' must be a string or a number, not {type(value).__name__}")
 
 
 def count(notes: dict, key: str, ident: str | None = None, keep: int = 20) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rmbench.errors import RowError
-from rmbench.tasks.schemas._common import count, messages, need, text
+from rmbench.tasks.schemas._common import count, id_text, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
 
@@ -61,7 +61,7 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     f = {**FIELDS, **spec.fields}
     subset = str(row.get(f["subset"]) or spec.option("default_subset") or "bon")
     raw_id = row.get(f["id"])
-    ident = f"{subset}/{index}" if raw_id is None else str(raw_id)
+    ident = f"{subset}/{index}" if raw_id is None else id_text(raw_id, f["id"], spec, index)
     if row.get(f["messages"]) is not None:
         msgs = messages(row[f["messages"]], f["messages"], spec, index)
     elif row.get(f["prompt"]) is not None:

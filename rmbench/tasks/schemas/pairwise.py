@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmbench.tasks.schemas._common import count, messages, need, text
+from rmbench.tasks.schemas._common import count, id_text, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
 
@@ -19,7 +19,7 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     raw_chosen, raw_rejected = need(row, f["chosen"], spec, index), need(row, f["rejected"], spec, index)
     subset = row.get(f["subset"]) or spec.option("default_subset") or spec.name
     ident = row.get(f["id"])
-    ident = f"{subset}/{index}" if ident is None else str(ident)
+    ident = f"{subset}/{index}" if ident is None else id_text(ident, f["id"], spec, index)
     if raw_chosen is None or raw_rejected is None:
         # a null (or, in a file whose other rows have it, absent) response: the pair cannot be
         # judged; skip it and count it, rather than score it against an empty string

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rmbench.errors import RowError, UserError
-from rmbench.tasks.schemas._common import count, need, text
+from rmbench.tasks.schemas._common import count, id_text, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
 
@@ -56,7 +56,7 @@ def majority(labels: list[int]) -> int | None:
 
 def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dict) -> Example | None:
     raw_id = row.get("idx", row.get("index"))
-    ident = str(index if raw_id is None else raw_id)
+    ident = str(index) if raw_id is None else id_text(raw_id, "idx", spec, index)
     keys = next((ks for ks in ANNOTATORS if ks[0] in row), ANNOTATORS[0])
     labels = [_label(need(row, k, spec, index), k, spec, index) for k in keys]
     gold = majority(labels)

@@ -16,7 +16,7 @@ from typing import Any
 
 from rmbench.contracts import CLUSTER
 from rmbench.errors import RowError
-from rmbench.tasks.schemas._common import count, messages, need, text
+from rmbench.tasks.schemas._common import count, id_text, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
 
@@ -34,7 +34,7 @@ def _completions(value: Any, key: str, spec: TaskSpec, index: int) -> tuple[str,
 def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dict) -> Example | None:
     subset = str(need(row, "subset", spec, index))
     raw_id = row.get("id")
-    ident = f"{subset}/{index}" if raw_id is None else str(raw_id)
+    ident = f"{subset}/{index}" if raw_id is None else id_text(raw_id, "id", spec, index)
     msgs = messages(need(row, "prompt", spec, index), "prompt", spec, index)
     chosen = _completions(need(row, "chosen", spec, index), "chosen", spec, index)
     rejected = _completions(need(row, "rejected", spec, index), "rejected", spec, index)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rmbench.errors import RowError
-from rmbench.tasks.schemas._common import count, messages, need, text
+from rmbench.tasks.schemas._common import count, id_text, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
 
@@ -73,7 +73,7 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
     elif isinstance(raw_id, str) and "/" in raw_id:
         ident = raw_id
     else:
-        ident = f"{domain}/{raw_id}"
+        ident = f"{domain}/{id_text(raw_id, 'id', spec, index)}"
 
     msgs = messages(need(row, "prompt", spec, index), "prompt", spec, index)
     chosen = _responses(row, "chosen", spec, index)
