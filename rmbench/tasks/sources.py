@@ -232,8 +232,10 @@ def hub_reads(spec: TaskSpec) -> list[tuple[str | None, str, str]]:
 
     A task with ``source.hubs`` (one hub dataset per subset) reads the subsets its ``subsets``
     option names (all by default); a task with ``source.splits`` reads every split, or only those
-    its ``split`` option names. Rows of a multi-dataset read get their dataset's subset name in a
-    ``subset`` column; rows of a multi-split read get their split's unless they carry one."""
+    its ``split`` option names. Rows of a multi-dataset or multi-split read get their dataset's or
+    split's name in a ``subset`` column, whatever their own ``subset`` column says (as RewardBench's
+    ``load_eval_dataset`` names the pref-test-sets rows by split: their own column is the source
+    dataset)."""
     src = spec.source
     if src.hubs:
         hubs = dict(src.hubs)
@@ -274,12 +276,9 @@ def iter_hub_rows(spec: TaskSpec) -> tuple[Rows, dict]:
     def gen() -> Rows:
         for label, hub, split, ds in loaded:
             for pos, row in enumerate(_checked(ds, f"{hub} split {split}")):
-                if label is not None:
+                if label is not None:   # the dataset or split read is the subset, whatever the row says
                     row = dict(row)
-                    if src.hubs:    # the dataset read is the subset, whatever the row's own columns say
-                        row["subset"] = label
-                    else:
-                        row.setdefault("subset", label)
+                    row["subset"] = label
                 yield row, Where(f"{hub} split '{split}'", pos)
 
     return gen(), provenance

@@ -71,3 +71,39 @@ def test_end_to_end_longest_baseline_matches_hand_computation(tmp_path):
     assert list(run["datasets"]["rewardbench"]["files"].values())[0]  # sha256 recorded
     assert run["config"]["seed"] == 0 and "versions" in run and run["command"][:2] == ["rmbench", "run"]
     assert "Score: " in (run_dir / "summary.md").read_text()
+
+
+def test_prior_sets_are_named_by_their_hub_split_not_the_rows_subset_column(tmp_path):
+    # allenai/pref-test-sets has a `subset` column in every split ("the dataset this example came
+    # from", per its card); the official loader renames it and names every row by its split
+    # (allenai/reward-bench rewardbench/utils.py: load_eval_dataset, `rename_column("subset",
+    # "subsubset")` then `add_column("subset", [subset_name] * ...)`), and Prior Sets is the mean
+    # over the four split accuracies (analysis/get_benchmark_results.py: np.nanmean).
+    # A local folder stands in for the hub repository, laid out as data/<split>-00000-of-00001.jsonl.
+    import dataclasses
+
+    from rmbench.tasks import load_task
+    from tests.helpers import write_jsonl
+
+    hub = tmp_path / "hub" / "data"
+    hub.mkdir(parents=True)
+    plan = {"anthropic_helpful": ("helpful-base", [True, False]), "anthropic_hhh": ("honest", [True]),
+            "shp": ("askscience", [False, False, True]), "summarize": ("tldr", [True, True])}
+    k = 0
+    for split, (source, wins) in plan.items():
+        rows = []
+        for win in wins:
+            rows.append({"prompt": [{"role": "user", "content": "q"}], "chosen": "long answer" if win else "a",
+                         "rejected": "b" if win else "long answer", "subset": source, "id": k})
+            k += 1
+        write_jsonl(hub / f"{split}-00000-of-00001.jsonl", rows)
+    spec = get_spec("rewardbench-prior")
+    spec = dataclasses.replace(spec, source=dataclasses.replace(spec.source, hub=str(tmp_path / "hub")))
+    data = load_task(spec)
+    assert sorted({ex.subset for ex in data.examples}) == sorted(plan)
+    recs = [{"task": spec.name, "id": ex.id, "subset": ex.subset,
+             "result": {"correct": 1.0 if len(ex.candidates[0]) > len(ex.candidates[1]) else 0.0}}
+            for ex in data.examples]
+    out = rewardbench.aggregate(recs, spec.options)
+    assert out["score"] == pytest.approx((0.5 + 1.0 + 1 / 3 + 1.0) / 4)
+    assert "unscored_subsets" not in out
