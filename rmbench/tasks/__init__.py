@@ -71,7 +71,7 @@ def load_task(spec: TaskSpec, data_path: str | None = None, demo: bool = False, 
     extra = {"seed": seed} if getattr(mod, "SEEDED", False) else {}
     notes: dict[str, Any] = {}
     examples: list[Example] = []
-    seen: dict[str, Any] = {}
+    wheres: list[Any] = []
     for index, (row, where) in enumerate(rows):
         try:
             ex = mod.convert(row, spec, index=index, path=where.path, notes=notes, **extra)
@@ -79,14 +79,44 @@ def load_task(spec: TaskSpec, data_path: str | None = None, demo: bool = False, 
             raise UserError(f"task '{spec.name}': {where}: {e}") from None
         if ex is None:
             continue
-        if ex.id in seen:
-            raise UserError(f"task '{spec.name}': {where}: duplicate example id '{ex.id}' (first at {seen[ex.id]})")
-        seen[ex.id] = where
         examples.append(ex)
+        wheres.append(where)
+    examples = _unique_ids(spec, examples, wheres, notes)
     if not examples:
         skipped = ", ".join(f"{k}: {v['count']}" for k, v in notes.items() if isinstance(v, dict) and "count" in v)
         raise UserError(f"task '{spec.name}': the dataset has no examples" + (f" (rows skipped: {skipped})" if skipped else ""))
     return TaskData(spec=spec, examples=examples, provenance=prov, notes=notes)
+
+
+def _unique_ids(spec: TaskSpec, examples: list[Example], wheres: list[Any], notes: dict) -> list[Example]:
+    """Ids are kept as written. Where the same id stands in different subsets (splits or files
+    that each count from 0, as some hub datasets do), every id of the task becomes SUBSET/ID, a
+    rule that depends only on the data and is noted in the summary; the same id twice within one
+    subset is an error naming both places."""
+    def first_duplicate(exs: list[Example]) -> tuple[int, int] | None:
+        seen: dict[str, int] = {}
+        for k, ex in enumerate(exs):
+            if ex.id in seen:
+                return seen[ex.id], k
+            seen[ex.id] = k
+        return None
+
+    dup = first_duplicate(examples)
+    if dup is None:
+        return examples
+    a, b = dup
+    if examples[a].subset != examples[b].subset:
+        qualified = [ex if ex.id.startswith(ex.subset + "/") else dataclasses.replace(ex, id=f"{ex.subset}/{ex.id}")
+                     for ex in examples]
+        again = first_duplicate(qualified)
+        if again is None:
+            notes["ids_qualified_by_subset"] = {
+                "count": len(examples), "why": f"id '{examples[a].id}' stands in subsets '{examples[a].subset}' "
+                                               f"and '{examples[b].subset}'; every id is written SUBSET/ID"}
+            return qualified
+        a, b = again
+        examples = qualified
+    raise UserError(f"task '{spec.name}': {wheres[b]}: duplicate example id '{examples[b].id}' (first at {wheres[a]})")
 
 
 # -- in-memory examples (the Python API) -----------------------------------------------------------

@@ -446,6 +446,24 @@ def test_12_ids_are_kept_as_written(tmp_path):
     one_line(run(tmp_path, write_json(tmp_path / "rb3.json", rows), name="c"), "row 0", "'id' must be a string or a number")
 
 
+def test_12_the_same_id_in_two_subsets_is_qualified_and_twice_in_one_is_refused(tmp_path):
+    """Splits that each count from 0 (the prior sets on the hub, for one): when an id stands in
+    two subsets every id becomes SUBSET/ID, noted in the summary; twice in one subset is an error."""
+    rows = _rows(12)
+    a = rows[0]["subset"]
+    b = next(r["subset"] for r in rows if r["subset"] != a)
+    rows = rows[:4]
+    for r, (subset, ident) in zip(rows, [(a, 0), (a, 1), (b, 0), (b, 1)]):
+        r["subset"], r["id"] = subset, ident
+    ok(run(tmp_path, write_json(tmp_path / "rb.json", rows)))
+    ids = [json.loads(x)["id"] for x in (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()]
+    assert sorted(ids) == sorted([f"{a}/0", f"{a}/1", f"{b}/0", f"{b}/1"])
+    notes = json.loads((tmp_path / "out" / "r" / "run.json").read_text())["data_notes"]["rewardbench"]
+    assert notes["ids_qualified_by_subset"]["count"] == 4
+    rows[1]["id"] = 0                  # now twice in subset a
+    one_line(run(tmp_path, write_json(tmp_path / "rb2.json", rows), name="d"), "duplicate example id")
+
+
 # task options: recorded, used by rescore and compare -----------------------------------------------
 def test_rescore_uses_the_options_the_run_recorded_not_todays_yaml(tmp_path, data, monkeypatch):
     ok(run(tmp_path, data))
