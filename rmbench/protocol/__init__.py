@@ -44,6 +44,7 @@ class Policy:
     equal_scores: float = 0.0  # two equal scores (0: strict >, scalar judges; 0.5: generative ratings)
     partial_failures: str = FAIL_ROW   # a pointwise best-of-N row with some failed scores
     failed_score: float | None = None  # a failed score where a scorer needs every score (None: missing)
+    expected_ties: bool = True  # equal ratings decided by expected ratings where recorded (off: official)
 
 
 def default_pairs(example: Example) -> list[tuple[int, int]]:
@@ -185,7 +186,7 @@ class Outcome:
         """Candidates with equal scores, narrowed to those with the highest expected rating when
         every one of them has one (a rating judge run with verdict probabilities); otherwise, or
         when the expected ratings tie too, all of them."""
-        if self.scores is None or len(tied) < 2:
+        if self.scores is None or len(tied) < 2 or not self.policy.expected_ties:
             return list(tied)
         exp = [expected_value(self.scores[c]) for c in tied]
         if any(e is None for e in exp):

@@ -93,6 +93,8 @@ class TaskSettings:
                              "tie": p.tie, "partial_failures": p.partial_failures}
         if p.failed_score is not None:
             d["failed_score"] = p.failed_score
+        if not p.expected_ties:
+            d["expected_ties"] = False
         if self.prompt:
             d["prompt"] = self.prompt
         if self.scored_subsets and self.mode == LISTWISE:
@@ -197,7 +199,8 @@ def resolve(config, spec, judge: Mapping[str, Any]) -> TaskSettings:
                 raise UserError(f"--protocol official sets --on-failure {on_failure} for {spec.name} with a "
                                 f"{judge_type} judge; drop --on-failure {config.on_failure} (or use --protocol rmbench)")
             failed = block.get("failed_score")
-            policy = dataclasses.replace(policy, orders=orders, on_failure=on_failure,
+            # the official scripts know no expected ratings: equal ratings stay ties (0.5, or 1/k)
+            policy = dataclasses.replace(policy, orders=orders, on_failure=on_failure, expected_ties=False,
                                          failed_score=float(failed) if failed is not None and generative
                                          else None)
             if judge_type == SCALAR:

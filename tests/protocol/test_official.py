@@ -56,6 +56,32 @@ def test_official_settings_per_task_and_judge_type(task, judge, orders, on_failu
     # the same under both protocols: equal ratings 0.5 for generative judges, strict > for scalar ones
     for st in (s, default):
         assert st.policy.equal_scores == (0.0 if judge is SCALAR else 0.5) and st.policy.tie == 0.5
+    # expected ratings (an rmbench extra, from --gen logprobs) never decide a tie under the official rules
+    assert default.policy.expected_ties and not s.policy.expected_ties
+    assert s.to_json()["expected_ties"] is False and "expected_ties" not in default.to_json()
+
+
+def test_official_equal_ratings_stay_ties_whatever_the_expected_ratings():
+    from rmbench.protocol import Outcome
+    from rmbench.scoring import bon
+    from rmbench.types import Score
+    from tests.scoring.outcomes import example
+
+    ex = example("a", 3, preferred=(1,), subset="Focus")
+    rb2 = resolve(_cfg(protocol="official"), get_spec("rewardbench2"), RATING).policy
+    rb1 = resolve(_cfg(protocol="official"), get_spec("rewardbench"), RATING).policy
+
+    def outcome(policy):
+        scores = []
+        for c, (v, e) in enumerate(zip([8.0, 8.0, 5.0], [7.6, 7.9, 5.0])):
+            s = Score(c, 0, v)
+            s.expected = e
+            scores.append([s])
+        return Outcome(ex, policy, scores=scores)
+
+    assert outcome(rb1).beats(1, 0) == 0.5                       # run_generative.py: equal ratings 0.5
+    assert outcome(Policy(equal_scores=0.5)).beats(1, 0) == 1.0  # rmbench's reading decides by expectation
+    assert bon.example_result(ex, outcome(rb2))["correct"] == 0.5   # a 2-way tie at the top: 1/2
 
 
 def test_scalar_truncation_and_the_ties_failed_rating():
