@@ -46,6 +46,8 @@ def _cfg(**kw) -> RunConfig:
     ("rm-bench", GEN, "random", "loss"),              # RM-R1: "error" -> 0
     ("rmb", GEN, "random", "loss"),
     ("rmb-bon", RATING, "random", "loss"),
+    ("judgebench", GEN, "both", "loss"),             # run_judge.py: both orders, no decision is not correct
+    ("pandalm", GEN, "fixed", "loss"),               # the authors: one order, response 1 first
 ])
 def test_official_settings_per_task_and_judge_type(task, judge, orders, on_failure):
     s = resolve(_cfg(protocol="official"), get_spec(task), judge)
