@@ -130,6 +130,9 @@ def test_in_memory_examples_and_a_provider_object():
     ({"mine": [rmbench.Example.pair("x", "q", "a", "b", labels=["domain"])]}, "labels must be a mapping"),
     ({"mine": [rmbench.Example.pair("x", "q", "a", "b", meta={"when": object()})]}, "meta must hold JSON values"),
     ({"mine": [rmbench.Example.pair("x", "q", "a", "b", meta={"w": float("nan")})]}, "meta must hold JSON values"),
+    # a lone surrogate cannot be written as UTF-8 (records, cache keys): refused, not a traceback mid-run
+    ({"mine": [rmbench.Example.pair("x", "q\ud800", "a", "b")]}, "not valid Unicode"),
+    ({"mine": [rmbench.Example.pair("x", "q", "a\udcff", "b")]}, "not valid Unicode"),
     # a registered task's scoring reads its own rows' labels and layout: never hand-made examples
     ({"rewardbench": [rmbench.Example.pair("x", "q", "a", "b")]}, "registered task .* data_path="),
 ])

@@ -163,6 +163,12 @@ def _check_example(name: str, k: int, ex: Any) -> None:
         except (TypeError, ValueError) as e:
             raise UserError(f"{where} (id '{ex.id}'): {key} must hold JSON values (it is written into the "
                             f"records): {e}") from None
+    try:  # a lone surrogate ("\ud800") cannot be written as UTF-8: records, cache keys, prompts
+        json.dumps([ex.id, ex.subset, list(msgs), list(ex.candidates), dict(ex.labels), dict(ex.meta)],
+                   ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{where} (id {ex.id!r}): not valid Unicode text (a lone surrogate such as "
+                        "\\ud800)") from None
 
 
 def memory_task(name: str, examples: Sequence[Example], task_args: dict | None = None) -> TaskData:

@@ -105,7 +105,7 @@ def json_rows(path: Path, label: str) -> list[dict]:
                     raise
                 lines_mode = True  # several JSON objects: JSON Lines under a .json name
         if lines_mode:
-            return _lines(data, label)
+            return _unicode_checked(_lines(data, label), data, label)
     except json.JSONDecodeError as e:
         raise UserError(f"could not read {label}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
     except ValueError as e:
@@ -127,6 +127,20 @@ def json_rows(path: Path, label: str) -> list[dict]:
         if not isinstance(row, dict):
             raise UserError(f"could not read {label}: item {i} of the array is {_kind_of(row)}, not an object "
                             "with the task's columns")
+    return _unicode_checked(rows, data, label)
+
+
+def _unicode_checked(rows: list[dict], data: str, label: str) -> list[dict]:
+    """JSON may escape a lone surrogate (``"\\ud800"``), which is not text: nothing could write it
+    as UTF-8 (records, cache keys, prompts). Looked for only where the file has such an escape."""
+    if "\\ud" not in data.lower():
+        return rows
+    for i, row in enumerate(rows):
+        try:
+            json.dumps(row, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(f"could not read {label}: row {i} is not valid Unicode text (an escaped lone "
+                            "surrogate such as \\ud800)") from None
     return rows
 
 

@@ -191,6 +191,22 @@ def test_cli_non_utf8_bytes(tmp_path):
     assert not (tmp_path / "out" / "r").exists()
 
 
+def test_cli_lone_surrogate_escape(tmp_path):
+    """JSON may escape a lone surrogate ("\\ud800"): it is not text, and once crashed a run with a
+    cached judge mid-way (UnicodeEncodeError hashing the prompt)."""
+    rows = rb_rows(2)
+    rows[1]["chosen"] += "\ud800"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(rows))     # ASCII, the surrogate escaped
+    assert_one_line_error(cli(*run_args("baseline/longest", bad, tmp_path / "out", "r")), "bad.json", "row 1",
+                          "not valid Unicode")
+    assert not (tmp_path / "out" / "r").exists()
+    pair = json.dumps(rb_rows(1)[0]).replace('"id": 0', '"id": 5').replace('"rejected": "', '"rejected": "\\ud83d\\ude00')
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(pair + "\n")          # an escaped surrogate pair is one character: read as written
+    assert cli(*run_args("baseline/longest", ok, tmp_path / "out", "s")).returncode == 0
+
+
 def test_cli_invalid_json_line(tmp_path):
     good = json.dumps(rb_rows(1)[0])
     bad = tmp_path / "bad.jsonl"
