@@ -296,3 +296,18 @@ def test_a_provider_built_with_other_settings_is_refused(data):
         got = rmbench.evaluate(own, ["rewardbench"], data_path=str(data), seed=seed).summary["tasks"]["rewardbench"]
         want = rmbench.evaluate("baseline/random", ["rewardbench"], data_path=str(data), seed=seed).summary
         assert got["score"] == want["tasks"]["rewardbench"]["score"]
+
+
+@pytest.mark.parametrize("what, value", [("cache_identity", "openai/x"), ("describe", ["x"]),
+                                         ("cache_identity", {1: "x"})])
+def test_a_provider_whose_identity_is_no_dict_is_a_user_error(data, what, value):
+    from rmbench.config import RunConfig
+    from rmbench.judges.providers import baseline
+
+    class Odd(baseline.Provider):
+        pass
+
+    setattr(Odd, what, lambda self: value)
+    p = Odd("random", RunConfig(model="baseline/random", tasks=["rewardbench"], seed=0))
+    with pytest.raises(UserError, match=f"Odd.{what}\\(\\) must return a dict with string keys"):
+        rmbench.evaluate(p, ["rewardbench"], data_path=str(data))
