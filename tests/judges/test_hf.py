@@ -274,3 +274,16 @@ def test_sampled_generation_repeats_with_the_same_seed(tiny):
     first = texts(0)
     assert texts(0) == first
     assert texts(1) != first
+
+
+def test_a_generation_does_not_depend_on_a_longer_prompt_in_its_batch(tiny):
+    # a batch stops at the smallest room before the context end among its rows: a short prompt
+    # batched with one near the limit was cut there (truncated, and cached so)
+    prov = _provider(tiny["lm"], max_length=100, model_args={"batch_size": 8})
+    short = GenRequest(messages=({"role": "user", "content": "Hi"},), gen=GenConfig(max_tokens=20), key="s")
+    near = GenRequest(messages=({"role": "user", "content": "word " * 20},), gen=GenConfig(max_tokens=20), key="n")
+    alone = prov.generate_batch([short])[0]
+    together = prov.generate_batch([short, near])
+    assert together[0].text == alone.text and together[0].usage == alone.usage
+    assert together[0].finish_reason == alone.finish_reason
+    assert 0 < together[1].usage["output_tokens"] <= 100 - together[1].usage["input_tokens"]
