@@ -287,3 +287,10 @@ def test_a_generation_does_not_depend_on_a_longer_prompt_in_its_batch(tiny):
     assert together[0].text == alone.text and together[0].usage == alone.usage
     assert together[0].finish_reason == alone.finish_reason
     assert 0 < together[1].usage["output_tokens"] <= 100 - together[1].usage["input_tokens"]
+
+
+def test_max_length_is_part_of_the_cache_identity(tiny):
+    # a generation stops at the context end that --max-length sets: a run with a smaller one must
+    # not hand its cut answers to a run with a larger one (llamacpp/ keys n_ctx, vllm/ max_model_len)
+    assert _provider(tiny["lm"], max_length=100).cache_identity() != _provider(tiny["lm"], max_length=4000).cache_identity()
+    assert "max_length" not in _provider(tiny["lm"]).cache_identity()

@@ -195,7 +195,9 @@ class Provider(BaseProvider):
     def cache_identity(self) -> dict[str, Any]:
         return local_identity("hf", self.name, self.template_sha, self.config, self.fp,
                               {"dtype": self.dtype_name, "revision": self.revision or None,
-                               "gguf_file": self.gguf_file or None})
+                               "gguf_file": self.gguf_file or None,
+                               # --max-length bounds a generation (its room before the context end)
+                               "max_length": int(self.config.max_length) if self.config.max_length else None})
 
     def describe(self) -> dict[str, Any]:
         d = {**self.cache_identity(), "judge_type": self.judge_type, "max_length": self.limit}
