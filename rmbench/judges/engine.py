@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import math
 import os
 import random
 import time
@@ -638,7 +639,11 @@ class Judge:
             if res is None:
                 self.stats.fail(API_ERROR)
                 return Score(index, sample, None, API_ERROR, error="no score returned")
-            return Score(index, sample, float(res))
+            value = float(res)
+            if not math.isfinite(value):  # NaN compares false both ways: no verdict, never a loss
+                self.stats.fail(API_ERROR)
+                return Score(index, sample, None, API_ERROR, error=f"the model returned a non-finite score ({value})")
+            return Score(index, sample, value)
         tmpl = self.template_for(example, POINTWISE)
         if tmpl.mode != RATING:
             raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; scoring one response needs a "
