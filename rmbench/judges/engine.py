@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import math
 import os
 import random
 import time
@@ -542,12 +543,14 @@ class Judge:
         self.store(key, res)
         return res, False
 
-    def _interpret(self, out: GenOutput, template: JudgeTemplate) -> tuple[str, str | None]:
-        return self._read(out, template)[:2]
+    def _interpret(self, out: GenOutput, template: JudgeTemplate, shown: int | None = None) -> tuple[str, str | None]:
+        return self._read(out, template, shown)[:2]
 
-    def _read(self, out: GenOutput, template: JudgeTemplate) -> tuple[str, str | None, int | None]:
+    def _read(self, out: GenOutput, template: JudgeTemplate,
+              shown: int | None = None) -> tuple[str, str | None, int | None]:
         """(status, label, offset of the label in the text) for one output; a tie verdict is
-        status ``tie`` with the template's tie label."""
+        status ``tie`` with the template's tie label. With ``shown`` (a best-of-n list of that
+        many candidates), a label past the end of the list (e.g. [[E]] for four) is unparsed."""
         if out.finish_reason == "length":
             return TRUNCATED, None, None
         if out.finish_reason in ("refusal", "content_filter"):
@@ -559,6 +562,8 @@ class Judge:
             return UNPARSED, None, None
         if template.tie_label is not None and label == template.tie_label:
             return TIE, label, start
+        if shown is not None and label not in template.labels[:shown]:
+            return UNPARSED, None, None
         return OK, label, start
 
     def _verdict_probs(self, out: GenOutput, template: JudgeTemplate, start: int | None):
@@ -575,10 +580,11 @@ class Judge:
             self.stats.p_labels_found += 1
         return found
 
-    def _refresh_failed(self, template: JudgeTemplate) -> Callable[[GenOutput], bool] | None:
+    def _refresh_failed(self, template: JudgeTemplate,
+                        shown: int | None = None) -> Callable[[GenOutput], bool] | None:
         if not self.config.retry_failed:
             return None
-        return lambda out: is_failure(self._interpret(out, template)[0])
+        return lambda out: is_failure(self._interpret(out, template, shown)[0])
 
     # -- the two questions protocol code asks ---------------------------------------------
     async def compare(self, example: Example, cmp: Comparison) -> Judgment:
@@ -608,16 +614,13 @@ class Judge:
                             "best-of-n one")
         order = listing.order
         msgs = tmpl.render(example.messages, tuple(example.candidates[i] for i in order))
-        res, cached = await self.generate(msgs, listing.sample, tmpl, self._refresh_failed(tmpl), example.task)
+        res, cached = await self.generate(msgs, listing.sample, tmpl, self._refresh_failed(tmpl, len(order)),
+                                          example.task)
         if isinstance(res, Failure):
             self.stats.fail(res.status)
             return Pick(order, listing.sample, status=res.status, error=res.error)
-        status, label, start = self._read(res, tmpl)
-        winner = None
-        if status == OK and label in tmpl.labels[:len(order)]:
-            winner = order[tmpl.labels.index(label)]
-        elif status == OK:  # a label past the end of this list (e.g. [[E]] for four candidates)
-            status, label = UNPARSED, None
+        status, label, _ = self._read(res, tmpl, len(order))
+        winner = order[tmpl.labels.index(label)] if status == OK else None
         if is_failure(status):
             self.stats.fail(status)
         return Pick(order, listing.sample, status=status, winner=winner, label=label, raw=res.text,
@@ -636,7 +639,11 @@ class Judge:
             if res is None:
                 self.stats.fail(API_ERROR)
                 return Score(index, sample, None, API_ERROR, error="no score returned")
-            return Score(index, sample, float(res))
+            value = float(res)
+            if not math.isfinite(value):  # NaN compares false both ways: no verdict, never a loss
+                self.stats.fail(API_ERROR)
+                return Score(index, sample, None, API_ERROR, error=f"the model returned a non-finite score ({value})")
+            return Score(index, sample, value)
         tmpl = self.template_for(example, POINTWISE)
         if tmpl.mode != RATING:
             raise UserError(f"template '{tmpl.name}' is a {tmpl.mode} template; scoring one response needs a "

@@ -31,6 +31,7 @@ probabilities rather than doubtful ones.
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable, Mapping, Sequence
 
 #: Alternatives asked for at each position (OpenAI's maximum ``top_logprobs``).
@@ -203,10 +204,14 @@ def rating_probs(text: str, positions: Positions | None, start: int,
                  scale: Sequence[int]) -> tuple[dict[str, float], float | None] | None:
     """(``{value: probability}``, expected rating) at the token where the rating that the
     parser found at ``start`` begins. ``expected`` weighs the values by their probabilities
-    (renormalised over the mass that fell on the scale); None when no mass did."""
+    (renormalised over the mass that fell on the scale); None when no mass did. No answer at all
+    when the rating read at ``start`` is not a value of the scale."""
     if not positions or not scale:
         return None
     values = [str(v) for v in scale]
+    said = re.match(r"\d+(?:\.\d+)?", text[start:])
+    if said is None or said.group(0) not in values:
+        return None  # a rating off the scale (0, 11, 7.5): its own mass has no value to fall on
     found = locate(text, positions, start)
     if found is None:
         return None

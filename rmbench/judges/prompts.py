@@ -29,6 +29,7 @@ undefined variables. Dataset text only ever enters as a variable, never as templ
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -161,6 +162,13 @@ def _parse_header(source: str, name: str) -> dict[str, Any]:
     return meta
 
 
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def builtin_names() -> list[str]:
     return sorted(p.stem for p in prompts_dir().glob("*.j2"))
 
@@ -204,6 +212,14 @@ def load_template(spec: str) -> JudgeTemplate:
         raise UserError(f"template '{name}': a best-of-n template declares at least two labels")
     if len(set(labels)) != len(labels):
         raise UserError(f"template '{name}': labels must differ from each other")
+    # the rating parser reads any number (a pairwise verdict [[9]] would count as the second
+    # response); a label parser in a rating template must read numbers, its declared labels
+    if mode != RATING and parser == "rating":
+        raise UserError(f"template '{name}': the rating parser reads scores; a {mode} template needs a parser "
+                        "that reads its labels (brackets, answer_tag or boxed)")
+    if mode == RATING and parser != "rating" and (not labels or not all(_is_number(x) for x in labels)):
+        raise UserError(f"template '{name}': a rating template with the {parser} parser declares the ratings it "
+                        "may give as labels (numbers, e.g. labels: [1, 2, 3, 4, 5])")
     tie_label = meta.get("tie_label")
     if tie_label is not None:
         tie_label = str(tie_label)

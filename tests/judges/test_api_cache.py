@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rmbench.protocol import Policy
-from rmbench.types import API_ERROR, OK, UNPARSED
+from rmbench.types import API_ERROR, OK, UNPARSED, Example
 from tests.judges.api_helpers import PROVIDERS, evaluate, example, judge
 from tests.servers import fake_model
 from tests.servers.fake_api import TEST_KEY
@@ -98,3 +98,18 @@ def test_concurrency_bounds_requests_in_flight(fake_api, provider, tmp_path):
     evaluate(judge(fake_api, provider, tmp_path, concurrency=3), exs)
     assert fake_api.total == 24
     assert fake_api.stats()["max_in_flight"] == 3
+
+
+def test_retry_failed_asks_again_a_pick_naming_a_label_past_the_list(fake_api, tmp_path):
+    # [[C]] for two candidates is recorded as unparsed; --retry-failed must ask it again, not
+    # reuse the cached answer as if it had named a candidate
+    ex = Example(id="p", task="t", subset="s", messages=({"role": "user", "content": "A question about kiwis?"},),
+                 candidates=("Yes, and here is why in detail.", "No."), preferred=(0,))
+    fake_api.script("text", times=1, match="kiwis", text="None of them fits. [[C]]")
+    outs = evaluate(judge(fake_api, "openai", tmp_path, prompt="best-of-n"), [ex], Policy(orders="fixed"))
+    assert [p.status for p in outs[0].picks] == [UNPARSED]
+    fake_api.reset()
+    outs = evaluate(judge(fake_api, "openai", tmp_path, prompt="best-of-n", retry_failed=True), [ex],
+                    Policy(orders="fixed"))
+    assert fake_api.total == 1
+    assert [p.status for p in outs[0].picks] == [OK] and outs[0].pick_credit() == 1.0

@@ -162,3 +162,15 @@ def test_sdks_are_imported_only_when_a_provider_is_built():
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_openai_content_parts_only_the_text_ones_are_the_answer():
+    from rmbench.judges.providers.openai import parse_completion
+
+    def text(parts):
+        return parse_completion({"choices": [{"message": {"content": parts}, "finish_reason": "stop"}]}).text
+
+    # a part with "text": null raised TypeError (the judgment became an api_error)
+    assert text([{"type": "text", "text": None}, {"type": "text", "text": "[[A]]"}]) == "[[A]]"
+    # a reasoning part's text is not the final answer: its decoy verdict must not be read
+    assert text([{"type": "reasoning", "text": "[[B]]"}, {"type": "text", "text": "fine"}, {"text": "[[A]]"}]) == "fine[[A]]"

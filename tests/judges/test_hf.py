@@ -274,3 +274,23 @@ def test_sampled_generation_repeats_with_the_same_seed(tiny):
     first = texts(0)
     assert texts(0) == first
     assert texts(1) != first
+
+
+def test_a_generation_does_not_depend_on_a_longer_prompt_in_its_batch(tiny):
+    # a batch stops at the smallest room before the context end among its rows: a short prompt
+    # batched with one near the limit was cut there (truncated, and cached so)
+    prov = _provider(tiny["lm"], max_length=100, model_args={"batch_size": 8})
+    short = GenRequest(messages=({"role": "user", "content": "Hi"},), gen=GenConfig(max_tokens=20), key="s")
+    near = GenRequest(messages=({"role": "user", "content": "word " * 20},), gen=GenConfig(max_tokens=20), key="n")
+    alone = prov.generate_batch([short])[0]
+    together = prov.generate_batch([short, near])
+    assert together[0].text == alone.text and together[0].usage == alone.usage
+    assert together[0].finish_reason == alone.finish_reason
+    assert 0 < together[1].usage["output_tokens"] <= 100 - together[1].usage["input_tokens"]
+
+
+def test_max_length_is_part_of_the_cache_identity(tiny):
+    # a generation stops at the context end that --max-length sets: a run with a smaller one must
+    # not hand its cut answers to a run with a larger one (llamacpp/ keys n_ctx, vllm/ max_model_len)
+    assert _provider(tiny["lm"], max_length=100).cache_identity() != _provider(tiny["lm"], max_length=4000).cache_identity()
+    assert "max_length" not in _provider(tiny["lm"]).cache_identity()

@@ -308,3 +308,13 @@ def test_engines_without_logprobs_keep_cache_hits(tmp_path):
     _judge(echo.provider, tmp_path / "c.sqlite")
     j, judge = _judge(echo.provider, tmp_path / "c.sqlite")
     assert echo.provider.calls == 1 and judge.stats.cache_hits == 1 and j.p_labels is None
+
+
+@pytest.mark.parametrize("text", ["[[0]]", "[[11]]", "[[7.5]]"])
+def test_a_rating_off_the_scale_has_no_probabilities(text):
+    # the rating said carries most of the mass but is no value of the scale: what is left (other
+    # digits) would make an expected rating of 8 for a judge that said 0, or 7 for 7.5
+    pos = seq([("[[", 1.0)], [(text[2:-2], .95), ("8", .05)], [("]]", 1.0)])
+    assert rating_probs(text, pos, 2, range(1, 11)) is None
+    pos = seq([("[[", 1.0)], [("7", .95), ("8", .05)], [(".", 1.0)], [("5", 1.0)], [("]]", 1.0)])
+    assert rating_probs("[[7.5]]", pos, 2, range(1, 11)) is None

@@ -100,3 +100,22 @@ def test_unknown_builtin_suggests_a_name():
     with pytest.raises(UserError) as e:
         load_template("pairwize")
     assert "did you mean 'pairwise'" in str(e.value)
+
+
+@pytest.mark.parametrize("header,needle", [
+    ("mode: pairwise\nparser: rating", "the rating parser reads scores"),        # [[9]] was "the second"
+    ("mode: best-of-n\nparser: rating", "the rating parser reads scores"),
+    ("mode: rating\nparser: brackets", "declares the ratings it may give"),     # [[]] crashed float('')
+    ("mode: rating\nparser: brackets\nlabels: [good, bad]", "declares the ratings it may give"),
+])
+def test_a_parser_that_cannot_read_the_modes_verdicts_is_refused(tmp_path, header, needle):
+    f = tmp_path / "t.j2"
+    f.write_text("{#- rmbench\n" + header + "\n-#}\n{{ question }}")
+    with pytest.raises(UserError, match=needle):
+        load_template(str(f))
+
+
+def test_a_rating_template_may_read_numeric_labels_with_brackets(tmp_path):
+    f = tmp_path / "t.j2"
+    f.write_text("{#- rmbench\nmode: rating\nparser: brackets\nlabels: [1, 2, 3, 4, 5]\n-#}\n{{ response }}")
+    assert load_template(str(f)).labels == ("1", "2", "3", "4", "5")

@@ -195,7 +195,9 @@ class Provider(BaseProvider):
     def cache_identity(self) -> dict[str, Any]:
         return local_identity("hf", self.name, self.template_sha, self.config, self.fp,
                               {"dtype": self.dtype_name, "revision": self.revision or None,
-                               "gguf_file": self.gguf_file or None})
+                               "gguf_file": self.gguf_file or None,
+                               # --max-length bounds a generation (its room before the context end)
+                               "max_length": int(self.config.max_length) if self.config.max_length else None})
 
     def describe(self) -> dict[str, Any]:
         d = {**self.cache_identity(), "judge_type": self.judge_type, "max_length": self.limit}
@@ -300,16 +302,20 @@ class Provider(BaseProvider):
             prompts[k] = ids
             g = req.gen
             sample = bool(g.temperature) and g.temperature > 0
-            key = (g.max_tokens or DEFAULT_MAX_TOKENS, g.temperature if sample else None,
+            # the room left before the context end is part of the group: a batch stops at the
+            # smallest room among its rows, so a row must never share one with a longer prompt's
+            room = g.max_tokens or DEFAULT_MAX_TOKENS
+            if self.limit is not None:
+                room = min(room, self.limit - len(ids))
+            key = (room, g.temperature if sample else None,
                    g.top_p if sample else None, g.seed if sample else None, tuple(g.stop or ()), bool(g.logprobs))
             groups.setdefault(key, []).append(k)
         for (max_tokens, temperature, top_p, seed, stop, logprobs), members in groups.items():
             if temperature is not None and seed is None:  # reproducible sampling without --gen seed
                 seed = request_seed(self.config.seed, "\x1f".join(sorted(reqs[k].key for k in members)))
             settings = GenSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
-            limits = [(self.limit - len(prompts[k])) if self.limit is not None else max_tokens for k in members]
-            outs = self.generator.generate([prompts[k] for k in members], limits, settings, self.batch_size,
-                                           top_logprobs=TOP_LOGPROBS if logprobs else 0)
+            outs = self.generator.generate([prompts[k] for k in members], [max_tokens] * len(members), settings,
+                                           self.batch_size, top_logprobs=TOP_LOGPROBS if logprobs else 0)
             for k, (text, reason, n_out, steps) in zip(members, outs, strict=True):
                 text, reason = _apply_stop(text, reason, stop)
                 results[k] = GenOutput(text=text, finish_reason=reason,

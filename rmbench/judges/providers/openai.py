@@ -172,7 +172,9 @@ def parse_completion(data: Any) -> GenOutput:
         raise ProviderError(f"malformed completion: {detail}", retryable=True) from None
     text = msg.get("content")
     if not isinstance(text, str):
-        text = "".join(p.get("text", "") for p in text if isinstance(p, dict)) if isinstance(text, list) else ""
+        # content parts: only the text ones are the answer (not e.g. a reasoning part's text)
+        text = "".join(p["text"] for p in text if isinstance(p, dict) and p.get("type", "text") == "text"
+                       and isinstance(p.get("text"), str)) if isinstance(text, list) else ""
     finish = choice.get("finish_reason")
     if msg.get("refusal"):
         finish = "refusal"
