@@ -15,19 +15,24 @@ from typing import Callable
 
 from rmbench.types import OK, UNPARSED
 
+THINK_START = "<think>"
 THINK_END = "</think>"
 
 
 def final_answer(text: str) -> str:
-    """The part of a completion after its last closing think tag (the whole text if none)."""
+    """The part of a completion after its last closing think tag (the whole text if none). A
+    think block that is opened and never closed holds no answer: the final answer is empty (a
+    verdict the judge only considered while thinking is not its verdict)."""
     return text[_answer_start(text):] if text is not None else ""
 
 
 def _answer_start(text: str | None) -> int:
     if text is None:
         return 0
-    pos = text.rfind(THINK_END)
-    return pos + len(THINK_END) if pos >= 0 else 0
+    end = text.rfind(THINK_END)
+    if text.rfind(THINK_START) > end:   # still thinking when the output stopped
+        return len(text)
+    return end + len(THINK_END) if end >= 0 else 0
 
 
 #: (label or None, status, offset in the full text where the label starts or None)

@@ -32,6 +32,8 @@ def test_brackets(text, expected):
     ("<think>[[A]] vs [[B]]?</think> [[B]]", ("B", OK)),
     ("<think>one</think><think>two [[B]]</think> [[A]]", ("A", OK)),  # the last closing tag counts
     ("<think>I pick [[A]]</think>", (None, UNPARSED)),                 # a verdict only while thinking
+    ("<think>I pick [[A]]", (None, UNPARSED)),                         # still thinking when it stopped
+    ("<think>x</think> [[B]] <think>no, [[A]]", (None, UNPARSED)),      # a second thought never closed
 ])
 def test_only_the_text_after_the_last_think_tag_counts(text, expected):
     assert brackets(text, AB) == expected
@@ -40,6 +42,7 @@ def test_only_the_text_after_the_last_think_tag_counts(text, expected):
 def test_final_answer():
     assert final_answer("a</think>b</think>c") == "c"
     assert final_answer("plain") == "plain"
+    assert final_answer("<think>unfinished [[A]]") == ""
     assert final_answer(None) == ""
 
 
