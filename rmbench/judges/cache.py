@@ -46,9 +46,23 @@ def default_cache_path() -> Path:
     return Path(root) / "judgments.sqlite"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
+def _connect(path: Path, wait: float = 60.0) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), timeout=wait, isolation_level=None, check_same_thread=False)
+    # Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is locked"
+    # at once, without its busy wait, when another process is opening the same new file (two runs
+    # started together with one --cache): try again for as long as the busy timeout would wait.
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
     db.execute("PRAGMA synchronous=NORMAL")
     return db
 

@@ -91,3 +91,20 @@ def test_close_commits_everything(tmp_path):
     cache.close()
     cache.close()  # twice is harmless
     assert len(_rows_on_disk(path)) == 3000
+
+
+def test_processes_opening_one_new_cache_file_together_all_succeed(tmp_path):
+    """Two runs started together with one --cache: SQLite refuses the switch of a new file to WAL
+    at once ("database is locked", no busy wait) while another process opens it; each opener
+    tries again instead of failing the run. 6 processes open 15 new files, each at one instant."""
+    start = time.time() + 1.5
+    code = ("import sys, time; sys.path.insert(0, sys.argv[3]); from rmbench.judges.cache import Cache\n"
+            "for i in range(15):\n"
+            "    time.sleep(max(0.0, float(sys.argv[2]) + 0.05 * i - time.time()))\n"
+            "    c = Cache(f'{sys.argv[1]}/{i}.sqlite'); c.put('k', {'x': 1}); c.close()\n"
+            "print('ok')\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(start), str(REPO)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs if err][:1]
+    assert [o.strip() for o, _ in outs] == ["ok"] * 6
