@@ -36,6 +36,7 @@ from tests.judges.real_models import (
     smollm2_gguf,
     write_easy,
 )
+from tests.robustness.util import ctrl_c_reaches_it
 
 MODEL = "openai/smollm2-135m"  # one model per server: the name is only recorded
 TIMES: dict[str, float] = {}
@@ -210,6 +211,7 @@ def test_server_killed_mid_run_then_resumed(server, env, tmp_path):
     rec = tmp_path / "k" / "records.jsonl"
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "rmbench.cli.main", *argv], cwd=REPO, env=child_env,
+                            preexec_fn=ctrl_c_reaches_it,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240

@@ -60,9 +60,15 @@ def cli_process(*args: str, env: dict | None = None, timeout: float = 120, **kw)
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def ctrl_c_reaches_it() -> None:
+    """For a child the test will Ctrl-C: SIGINT back to its default. A test run started in the
+    background of a script has SIGINT ignored, and a child would inherit that and never see it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen(*args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", _entry(env), *args], cwd=REPO, env=child_env(env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it)
 
 
 def killed_by_sigkill(res: subprocess.CompletedProcess | subprocess.Popen) -> bool:
