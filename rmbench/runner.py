@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 from rmbench import __version__
 from rmbench.config import RunConfig
 from rmbench.errors import UserError
+from rmbench.judges.base import latency_summary
 from rmbench.redaction import redact
 from rmbench.scoring import get_scorer, record_checker
 from rmbench.scoring.aggregation import aggregation_summary
@@ -384,17 +385,6 @@ async def _tick(progress, judge, every: float = 0.5) -> None:
         progress.set_postfix(progress_postfix(judge.stats), refresh=True)
 
 
-def _latency_summary(latencies: list[float]) -> dict[str, float] | None:
-    if not latencies:
-        return None
-    xs = sorted(latencies)
-
-    def q(p: float) -> float:
-        return round(xs[min(len(xs) - 1, int(p * len(xs)))], 4)
-
-    return {"p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "max": round(xs[-1], 4)}
-
-
 # -- summarizing ------------------------------------------------------------------------------------
 
 def usage_totals(records: list[dict]) -> dict[str, int]:
@@ -686,7 +676,7 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
             "examples": len(ordered), "judged_now": judged, "wall_seconds": round(wall, 3),
             "cpu_seconds": round(cpu, 3),
             "requests": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures_now": s.failures,
-            "tokens_now": dict(sorted(s.tokens.items())), "latency_seconds": _latency_summary(s.latencies)})
+            "tokens_now": dict(sorted(s.tokens.items())), "latency_seconds": latency_summary(s.latencies)})
         provider_stats = getattr(provider, "run_stats", None)
         if provider_stats is not None:  # e.g. inputs a local model truncated or found too long
             run_info["stats"]["provider"] = provider_stats()

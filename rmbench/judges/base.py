@@ -185,3 +185,19 @@ class Failure:
 
     status: str
     error: str | None = None
+
+
+def latency_summary(latencies: list[float], mean: bool = False) -> dict[str, float] | None:
+    """Seconds per request as p50, p90, p99 and max (and the mean when asked), rounded to 0.1 ms;
+    None without any request. Used for run.json's ``latency_seconds`` and per endpoint."""
+    if not latencies:
+        return None
+    xs = sorted(latencies)
+
+    def q(p: float) -> float:
+        return round(xs[min(len(xs) - 1, int(p * len(xs)))], 4)
+
+    out = {"p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "max": round(xs[-1], 4)}
+    if mean:
+        out["mean"] = round(sum(xs) / len(xs), 4)
+    return out

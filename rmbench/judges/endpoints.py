@@ -37,6 +37,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from rmbench.config import split_base_url
 from rmbench.errors import UserError
+from rmbench.judges.base import latency_summary
 from rmbench.judges.providers._api import LoopClient, check_url, public_url
 
 T = TypeVar("T")
@@ -82,17 +83,6 @@ def connection_failed(exc: BaseException, connection_error: type | tuple[type, .
     return True
 
 
-def _quantiles(xs: list[float]) -> dict[str, float] | None:
-    if not xs:
-        return None
-    xs = sorted(xs)
-
-    def q(p: float) -> float:
-        return round(xs[min(len(xs) - 1, int(p * len(xs)))], 4)
-
-    return {"p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "max": round(xs[-1], 4),
-            "mean": round(sum(xs) / len(xs), 4)}
-
 
 class Endpoint:
     """One replica: its client (one per event loop) and what happened to its requests."""
@@ -125,7 +115,7 @@ class Endpoint:
         return {"endpoint": self.public, "index": self.index, "requests": self.requests, "ok": self.ok,
                 "errors": self.errors, "connection_errors": self.connection_errors, "cancelled": self.cancelled,
                 "taken_out": self.taken_out, "put_back": self.put_back, "in_rotation": self.down_until is None,
-                "latency_seconds": _quantiles(self.latencies)}
+                "latency_seconds": latency_summary(self.latencies, mean=True)}
 
 
 class Endpoints:
