@@ -141,6 +141,13 @@ def _text(value: Any, what: str, where: str) -> str:
     return value.strip()
 
 
+def _known_keys(block: dict, known: set[str] | frozenset[str], where: str) -> None:
+    unknown = set(block) - set(known)
+    if unknown:
+        raise UserError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))} "
+                        f"(known: {', '.join(sorted(known))})")
+
+
 def parse_layout(block: Any, where: str) -> Layout:
     """Validate a ``leaderboard:`` block: ``title`` (optional), ``columns`` (a list of
     ``{name, metric, optional}``; ``metric`` is a metric name or a list of alternatives, each
@@ -148,10 +155,7 @@ def parse_layout(block: Any, where: str) -> Layout:
     where = f"{where}: leaderboard"
     if not isinstance(block, dict):
         raise UserError(f"{where} must be a mapping with 'columns' (and optionally 'title', 'sort')")
-    unknown = set(block) - _LAYOUT_KEYS
-    if unknown:
-        raise UserError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))} "
-                        f"(known: {', '.join(sorted(_LAYOUT_KEYS))})")
+    _known_keys(block, _LAYOUT_KEYS, where)
     cols = block.get("columns")
     if not isinstance(cols, list) or not cols:
         raise UserError(f"{where}: 'columns' must be a non-empty list of {{name, metric}} mappings")
@@ -160,10 +164,7 @@ def parse_layout(block: Any, where: str) -> Layout:
         at = f"{where}: column {k}"
         if not isinstance(col, dict):
             raise UserError(f"{at} must be a mapping like {{name: Chat, metric: Chat}}")
-        unknown = set(col) - _COLUMN_KEYS
-        if unknown:
-            raise UserError(f"{at}: unknown keys {', '.join(sorted(map(str, unknown)))} "
-                            f"(known: {', '.join(sorted(_COLUMN_KEYS))})")
+        _known_keys(col, _COLUMN_KEYS, at)
         name = _text(col.get("name"), "'name'", at)
         refs = col.get("metric")
         refs = [refs] if isinstance(refs, str) else refs
@@ -193,9 +194,7 @@ def parse_layout(block: Any, where: str) -> Layout:
 
 def parse_spec(path: Path) -> TaskSpec:
     data = _read_yaml(path)
-    unknown = set(data) - _KNOWN_KEYS
-    if unknown:
-        raise UserError(f"task file {path.name}: unknown keys {', '.join(sorted(unknown))}")
+    _known_keys(data, _KNOWN_KEYS, f"task file {path.name}")
     for key in ("name", "schema", "scoring"):
         if key not in data:
             raise UserError(f"task file {path.name}: missing required key '{key}'")
