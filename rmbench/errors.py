@@ -20,6 +20,16 @@ class MissingExtraError(UserError):
         super().__init__(f"{what} needs the '{extra}' extra: pip install 'rmbench[{extra}]'")
 
 
+def import_extra(module: str, extra: str, what: str):
+    """``module`` imported, or a one-line error naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(extra, what) from None
+
+
 class RowError(UserError):
     """A problem with one data row. Schema modules raise it without saying where the row is;
     the loader adds the file and the row number (``task 'rmb': Pairwise_set/Harmlessness/S1.json

@@ -53,7 +53,7 @@ from typing import Any, Sequence
 
 from rmbench import registry
 from rmbench.config import RunConfig
-from rmbench.errors import MissingExtraError, UserError
+from rmbench.errors import UserError, import_extra
 from rmbench.judges.base import BaseProvider, ProviderError
 from rmbench.redaction import scrub_text
 
@@ -65,11 +65,7 @@ WAIT_NOTE_SECONDS = 30.0   # while actors wait for resources, say so this often
 
 
 def require_ray():
-    try:
-        import ray
-    except ImportError:
-        raise MissingExtraError("ray", "--engine ray") from None
-    return ray
+    return import_extra("ray", "ray", "--engine ray")
 
 
 def _one_line(exc: BaseException) -> str:

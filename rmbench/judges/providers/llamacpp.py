@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from rmbench.errors import MissingExtraError, UserError
+from rmbench.errors import UserError, import_extra
 from rmbench.judges.base import GENERATIVE, BaseProvider, Failure, GenOutput, GenRequest
 from rmbench.judges.local.common import (
     ArgReader,
@@ -59,11 +59,7 @@ DEFAULT_N_CTX_CAP = 8192  # a model trained on 128k tokens would otherwise reser
 
 
 def require_llama_cpp():
-    try:
-        import llama_cpp
-    except ImportError:
-        raise MissingExtraError("llamacpp", "the llamacpp/ provider") from None
-    return llama_cpp
+    return import_extra("llama_cpp", "llamacpp", "the llamacpp/ provider")
 
 
 def resolve_gguf(name: str) -> Path:
