@@ -74,8 +74,11 @@ def local_counter(path: str, gguf_file: str | None = None) -> tuple[Callable[[Se
     try:
         from transformers import AutoTokenizer
 
+        from rmbench.judges.local.gguf_header import parse_once
+
         kw = {"gguf_file": gguf_file} if gguf_file else {}
-        tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True, **kw)
+        with parse_once():   # a GGUF header, once for the config and the tokenizer
+            tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True, **kw)
     except Exception:
         return None
     from rmbench.judges.local.common import encode, render

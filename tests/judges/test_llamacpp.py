@@ -65,9 +65,24 @@ def llama(gguf):
 @pytest.fixture(scope="module")
 def hf_gguf(gguf):
     need_gguf_transformers()
+    import gguf as gguf_package
+
     from rmbench.judges import build_provider
 
-    return build_provider(_config(f"hf/{gguf.parent}", model_args={"gguf_file": gguf.name}))
+    parsed = []   # the GGUF header is parsed once for the config, the tokenizer and the weights
+    reader = gguf_package.GGUFReader
+
+    def counting_reader(*args, **kw):
+        parsed.append(args)
+        return reader(*args, **kw)
+
+    gguf_package.GGUFReader = counting_reader
+    try:
+        provider = build_provider(_config(f"hf/{gguf.parent}", model_args={"gguf_file": gguf.name}))
+    finally:
+        gguf_package.GGUFReader = reader
+    assert len(parsed) == 1, parsed
+    return provider
 
 
 def run_inprocess(provider, argv: list[str], monkeypatch) -> Path:

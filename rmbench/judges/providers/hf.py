@@ -31,6 +31,7 @@ RewardBench 2 cuts 2,048 on the tokenizer's own side).
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from typing import Any, Sequence
 
 from rmbench.errors import MissingExtraError, UserError
@@ -54,6 +55,7 @@ from rmbench.judges.local.common import (
     template_kwargs,
     too_long,
 )
+from rmbench.judges.local.gguf_header import parse_once
 from rmbench.judges.logprobs import TOP_LOGPROBS, position
 from rmbench.seeding import request_seed
 
@@ -128,40 +130,42 @@ class Provider(BaseProvider):
         load_kw: dict[str, Any] = {"revision": self.revision, "trust_remote_code": trust}
         if self.gguf_file:  # transformers dequantizes it (needs the gguf package)
             load_kw["gguf_file"] = self.gguf_file
-        try:
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(name, **load_kw)
-        except Exception as e:
-            raise _load_error("the tokenizer of", name, e) from None
-        custom = load_chat_template(template_path)
-        if custom is not None:
-            self.tokenizer.chat_template = custom
-        self.template_sha = chat_template_sha(name, getattr(self.tokenizer, "chat_template", None))
-        self.pad_id = self._pad_id()
+        # a GGUF file's header is parsed once for the config, tokenizer and weights together
+        with parse_once() if self.gguf_file else nullcontext():
+            try:
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(name, **load_kw)
+            except Exception as e:
+                raise _load_error("the tokenizer of", name, e) from None
+            custom = load_chat_template(template_path)
+            if custom is not None:
+                self.tokenizer.chat_template = custom
+            self.template_sha = chat_template_sha(name, getattr(self.tokenizer, "chat_template", None))
+            self.pad_id = self._pad_id()
 
-        from rmbench.judges.local import hf_compute
+            from rmbench.judges.local import hf_compute
 
-        auto = transformers.AutoModelForSequenceClassification if self.judge_type == SCALAR \
-            else transformers.AutoModelForCausalLM
-        self.model = self._load(auto, name, load_kw, "model")
-        self.limit = context_limit(self.model.config, self.tokenizer, config.max_length)
-        self.ref_model = None
-        if self.judge_type == SCALAR:
-            labels = int(getattr(self.model.config, "num_labels", 1) or 1)
-            self.label_index = label_index_for(name, labels, label_index)
-            text_cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") \
-                else self.model.config
-            if getattr(text_cfg, "pad_token_id", None) is None:  # transformers refuses batches without one
-                text_cfg.pad_token_id = self.pad_id
-                self.model.config.pad_token_id = self.pad_id
-            self.scorer = hf_compute.ScalarScorer(self.model, self.pad_id, self.label_index, self.device)
-        elif self.judge_type == DPO:
-            self.policy = hf_compute.LogProbScorer(self.model, self.pad_id, self.device)
-            if self.ref_name:
-                self._check_ref_tokenizer(transformers, load_kw)
-                self.ref_model = self._load(transformers.AutoModelForCausalLM, self.ref_name, load_kw, "reference model")
-                self.reference = hf_compute.LogProbScorer(self.ref_model, self.pad_id, self.device)
-        else:
-            self.generator = hf_compute.Generator(self.model, self.tokenizer, self.pad_id, self.device)
+            auto = transformers.AutoModelForSequenceClassification if self.judge_type == SCALAR \
+                else transformers.AutoModelForCausalLM
+            self.model = self._load(auto, name, load_kw, "model")
+            self.limit = context_limit(self.model.config, self.tokenizer, config.max_length)
+            self.ref_model = None
+            if self.judge_type == SCALAR:
+                labels = int(getattr(self.model.config, "num_labels", 1) or 1)
+                self.label_index = label_index_for(name, labels, label_index)
+                text_cfg = self.model.config.get_text_config() if hasattr(self.model.config, "get_text_config") \
+                    else self.model.config
+                if getattr(text_cfg, "pad_token_id", None) is None:  # transformers refuses batches without one
+                    text_cfg.pad_token_id = self.pad_id
+                    self.model.config.pad_token_id = self.pad_id
+                self.scorer = hf_compute.ScalarScorer(self.model, self.pad_id, self.label_index, self.device)
+            elif self.judge_type == DPO:
+                self.policy = hf_compute.LogProbScorer(self.model, self.pad_id, self.device)
+                if self.ref_name:
+                    self._check_ref_tokenizer(transformers, load_kw)
+                    self.ref_model = self._load(transformers.AutoModelForCausalLM, self.ref_name, load_kw, "reference model")
+                    self.reference = hf_compute.LogProbScorer(self.ref_model, self.pad_id, self.device)
+            else:
+                self.generator = hf_compute.Generator(self.model, self.tokenizer, self.pad_id, self.device)
         self.counts = {"too_long": 0, "truncated_inputs": 0}
         self.task_truncation: dict[str, dict[str, Any]] = {}   # per task: {"tokens", "side"} (official protocol)
         self.fp = fingerprint(name)
