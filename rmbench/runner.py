@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import functools
 import json
 import platform
 import sys
@@ -51,13 +52,20 @@ def _now() -> str:
 
 
 def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process (each lookup walks sys.path): the versions a process runs are the
+    ones it imported, which an install made later in the same process does not change."""
+    out = [("python", platform.python_version())]
     for name in VERSIONED:
         try:
-            out[name] = metadata.version(name)
+            out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             pass
-    return out
+    return tuple(out)
 
 
 # -- hooks ----------------------------------------------------------------------------------------

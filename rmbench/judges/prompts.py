@@ -39,6 +39,9 @@ import yaml
 from rmbench.errors import UserError
 from rmbench.resources import prompts_dir
 
+# libyaml's safe loader where PyYAML was built with it (the same documents, about ten times faster)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 HEADER_START = "{#- rmbench"
 PAIRWISE = "pairwise"
 RATING = "rating"
@@ -154,7 +157,7 @@ def _parse_header(source: str, name: str) -> dict[str, Any]:
         raise UserError(f"template '{name}': header comment is not closed")
     body = stripped[len(HEADER_START):end].rstrip("-").strip()
     try:
-        meta = yaml.safe_load(body) or {}
+        meta = yaml.load(body, Loader=_SAFE_LOADER) or {}
     except yaml.YAMLError as e:
         raise UserError(f"template '{name}': header is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(meta, dict):

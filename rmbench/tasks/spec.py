@@ -13,6 +13,9 @@ import yaml
 from rmbench import registry
 from rmbench.errors import UserError
 
+# libyaml's safe loader where PyYAML was built with it (the same documents, about ten times faster)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _KNOWN_KEYS = {"name", "version", "description", "source", "demo", "schema", "fields", "scoring",
                "metric", "options", "citation", "size", "protocol", "include", "leaderboard"}
 _LAYOUT_KEYS = {"title", "columns", "sort"}
@@ -113,7 +116,7 @@ class TaskSpec:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError) as e:
         raise UserError(f"task file {path.name} is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
