@@ -125,8 +125,10 @@ def _logging_state() -> dict:
 def _restore_logging(before: dict, streams: tuple, real_stderr, real_stdout) -> None:
     for name, lg in _all_loggers().items():
         if name in before:
-            level, handlers, lg.propagate, lg.disabled = before[name]
-            lg.setLevel(level)
+            # the attribute, not setLevel: setLevel clears the level cache of every logger, and
+            # doing that once per logger (thousands once torch and transformers are imported) was
+            # most of this harness's cost; the cache is cleared once below
+            lg.level, handlers, lg.propagate, lg.disabled = before[name]
             lg.handlers[:] = handlers
         for h in lg.handlers:  # created during the call: must not keep writing into a finished capture
             if isinstance(h, logging.StreamHandler) and h.stream in streams:

@@ -5,19 +5,21 @@ and batch 8 agree within 1e-5 in float32)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+from rmbench.config import GenConfig, RunConfig
+from rmbench.judges.base import Failure, GenRequest, ScoreItem
+from tests import rb_fixture
+from tests.helpers import REPO, run_cli, write_json
 
-from rmbench.config import GenConfig, RunConfig  # noqa: E402
-from rmbench.judges.base import Failure, GenRequest, ScoreItem  # noqa: E402
-from tests import rb_fixture  # noqa: E402
-from tests.helpers import REPO, run_cli, write_json  # noqa: E402
+# found, not imported: importing torch here would cost every pytest-xdist worker's collection
+pytestmark = pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("torch", "transformers")),
+                                reason="torch and transformers (the hf extra) are not installed")
 
 # fixtures ``tiny`` (the tiny models) and ``data`` (the RewardBench fixture): tests/judges/conftest.py
 

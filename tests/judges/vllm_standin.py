@@ -70,7 +70,23 @@ def _mirror_classes() -> SimpleNamespace:
         "TokenizeParams", "ENGINE_ARG_NAMES")})
 
 
-V = (None if os.environ.get("RMBENCH_VLLM_STANDIN") == "mirror" else _vllm_classes()) or _mirror_classes()
+class _Classes:
+    """vLLM's classes (or the mirror's), imported at first use: importing vLLM's modules pulls in
+    torch and transformers (about 5 s), which test collection, in every pytest-xdist worker, need
+    not pay."""
+
+    _loaded: SimpleNamespace | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # pytest's probes while it collects (e.g. __wrapped__): not a class
+            raise AttributeError(name)
+        if _Classes._loaded is None:
+            _Classes._loaded = (None if os.environ.get("RMBENCH_VLLM_STANDIN") == "mirror"
+                                else _vllm_classes()) or _mirror_classes()
+        return getattr(_Classes._loaded, name)
+
+
+V = _Classes()
 
 # LLM.__init__'s own keyword parameters (vllm/entrypoints/llm.py); everything else goes to
 # EngineArgs(**kwargs) (vllm/engine/arg_utils.py), where an unknown name is a TypeError.
