@@ -98,3 +98,71 @@ def tiny(tmp_path_factory):
 
     transformers.utils.logging.disable_progress_bar()
     return tiny_models_at(tmp_path_factory.getbasetemp() / "tiny-models")
+
+
+# -- the order of the run under pytest-xdist -------------------------------------------------------
+# Modules whose fixtures are expensive to set up (a real model loaded, a server or a Ray instance
+# started), with roughly the seconds each takes on the 2-core machine (bench/RESULTS.md). Under
+# ``--dist worksteal`` every worker is handed one contiguous chunk of the collection, and a worker
+# that runs out takes the *end* of another's chunk. Left where collection puts them, these modules
+# were often cut in two by a steal, and a module split between two workers sets its fixtures up
+# twice (8 s more for the GGUF through transformers, 4 s for a Ray instance): the suite took
+# 2:31-2:35 or 2:50 by chance. Placed at the head of the chunks, each runs whole on one worker.
+# The modules of one group start processes of their own (engines, servers, Ray actors); run side by
+# side on 2 cores they oversubscribe them (tried: 2:56), so a group runs on one worker, one module
+# after another, unless there are more workers than groups.
+HEAVY_MODULES = {
+    "tests/judges/test_ray_engine.py": 60,
+    "tests/judges/test_llamacpp.py": 55,
+    "tests/judges/test_llamacpp_server.py": 26,
+    "tests/reports/test_lmeval.py": 10,
+    "tests/scoring/test_rmb_scoring.py": 9,
+}
+HEAVY_GROUPS = (
+    ("tests/judges/test_llamacpp.py", "tests/judges/test_llamacpp_server.py", "tests/judges/test_ray_engine.py"),
+    ("tests/reports/test_lmeval.py", "tests/scoring/test_rmb_scoring.py"),
+)
+
+
+def front_loaded(items: list, workers: int, heavy: dict[str, float] = HEAVY_MODULES,
+                 groups: tuple[tuple[str, ...], ...] = HEAVY_GROUPS) -> list:
+    """``items`` reordered: the heavy modules in units (the groups, or single modules when there are
+    more workers than groups), units spread over ``workers`` bins (largest first, each to the
+    lightest bin), each bin at the head of the chunk that worker is handed first (the sizes xdist's
+    worksteal scheduler uses), every other item after them in collection order."""
+    def module(item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    by_module: dict[str, list] = {}
+    for item in items:
+        by_module.setdefault(module(item), []).append(item)
+    grouped = {m for g in groups for m in g}
+    units = list(groups) if workers <= len(groups) else [(m,) for g in groups for m in g]
+    units += [(m,) for m in heavy if m not in grouped]
+    units = [tuple(m for m in u if m in by_module and m in heavy) for u in units]
+    bins: list[list] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for unit in sorted((u for u in units if u), key=lambda u: -sum(heavy[m] for m in u)):
+        k = min(range(workers), key=lambda i: (load[i], i))
+        for m in unit:
+            bins[k].extend(by_module[m])
+        load[k] += sum(heavy[m] for m in unit)
+    placed = {m for u in units for m in u}
+    light = [item for item in items if module(item) not in placed]
+    out: list = []
+    remaining, pos = len(items), 0
+    for k in range(workers):
+        size = remaining // (workers - k)   # what worksteal sends worker k at the start
+        remaining -= size
+        take = max(0, size - len(bins[k]))
+        out += bins[k] + light[pos:pos + take]
+        pos += take
+    return out + light[pos:]
+
+
+def pytest_collection_modifyitems(config, items):
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    # a worker's own --dist option reads "no": the scheduler is named in the main process's argv
+    argv = getattr(config, "workerinput", {}).get("mainargv") or []
+    if workers > 1 and any(a == "worksteal" or a.endswith("=worksteal") for a in argv):
+        items[:] = front_loaded(items, workers)
