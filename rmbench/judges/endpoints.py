@@ -17,14 +17,19 @@ line) for the HTTP API providers (``openai/``, ``anthropic/``). This is how a ju
   is asked twice.
 - Identity: the first URL names the replica set. The judge's cache identity and the run identity
   use it alone, so replicas share cached answers, and adding or removing replicas (keeping the
-  first) resumes a run and reuses its cache. List replicas of one model only.
+  first) resumes a run and reuses its cache. List replicas of one model only: every answer names
+  the model that gave it (the ``model`` field of OpenAI and Anthropic replies), and an answer
+  under another name than the first one's stops the run with a one-line error naming both
+  replicas. That answer is neither recorded nor cached, so the run's records hold one model's
+  verdicts, and a rerun with a corrected list resumes.
 - Statistics: per replica (``stats()``, in run.json under ``stats.endpoints``): requests sent,
   answers, errors, connection failures, times taken out, whether it is in the rotation at the
-  end, and latency quantiles. Replicas are shown by their public URL (no user info or query:
+  end, the model names its answers gave, and latency quantiles. Replicas are shown by their public URL (no user info or query:
   URLs may carry credentials).
 
 The provider supplies ``make_client(url) -> (client, post_url)`` (an SDK client for one replica
-and the absolute URL to post to) and its SDK's connection error class; a request is
+and the absolute URL to post to), its SDK's connection error class and ``served_model(answer)``
+(the model name an answer gives, or None); a request is
 ``await endpoints.call(lambda client, post_url: ...)``. With one URL a provider does not use this
 module at all.
 """
@@ -110,11 +115,13 @@ class Endpoint:
         self.backoff = 0.0
         self.probing = False
         self.latencies: list[float] = []
+        self.models: dict[str, int] = {}    # model name an answer gave -> answers
 
     def stats(self) -> dict[str, Any]:
         return {"endpoint": self.public, "index": self.index, "requests": self.requests, "ok": self.ok,
                 "errors": self.errors, "connection_errors": self.connection_errors, "cancelled": self.cancelled,
                 "taken_out": self.taken_out, "put_back": self.put_back, "in_rotation": self.down_until is None,
+                "models": dict(sorted(self.models.items())),
                 "latency_seconds": latency_summary(self.latencies, mean=True)}
 
 
@@ -122,10 +129,13 @@ class Endpoints:
     """Least-outstanding-requests routing over replicas, with health checks by backoff and probe."""
 
     def __init__(self, urls: list[str], make_client: Callable[[str], tuple[Any, str]],
-                 connection_error: type | tuple[type, ...], clock: Callable[[], float] = time.monotonic):
+                 connection_error: type | tuple[type, ...], clock: Callable[[], float] = time.monotonic,
+                 served_model: Callable[[Any], str | None] | None = None):
         self.endpoints = [Endpoint(i, u, make_client) for i, u in enumerate(urls)]
         self.connection_error = connection_error
         self.clock = clock
+        self.served_model = served_model
+        self.first_model: tuple[str, Endpoint] | None = None   # the first answer's model name, and who gave it
 
     @property
     def primary(self) -> str:
@@ -157,6 +167,31 @@ class Endpoints:
         else:
             ep.backoff = min(BACKOFF_MAX, max(BACKOFF_START, ep.backoff * 2))
         ep.down_until = self.clock() + ep.backoff
+
+    def _check_model(self, ep: Endpoint, answer: Any) -> None:
+        """Count the model name ``answer`` gives; one other than the first answer's is a
+        UserError (two models behind one judge would mix their verdicts in one run)."""
+        if self.served_model is None:
+            return
+        try:
+            name = self.served_model(answer)
+        except Exception:
+            name = None
+        if not isinstance(name, str) or not name:
+            return
+        ep.models[name] = ep.models.get(name, 0) + 1
+        if self.first_model is None:
+            self.first_model = (name, ep)
+            return
+        first, by = self.first_model
+        if name == first:
+            return
+        ep.models[name] -= 1   # not an answer this run keeps
+        if not ep.models[name]:
+            del ep.models[name]
+        who = f"{by.public} answered as '{first}'" + (", then as" if by is ep else f", {ep.public} as")
+        raise UserError(f"--base-url replicas serve different models: {who} '{name}'; list replicas of one "
+                        f"model only (what was judged so far, all as '{first}', is kept)")
 
     @staticmethod
     def _answered(ep: Endpoint) -> None:
@@ -199,6 +234,7 @@ class Endpoints:
             ep.ok += 1
             ep.latencies.append(time.perf_counter() - t0)
             self._answered(ep)
+            self._check_model(ep, out)
             return out
 
     def stats(self) -> list[dict[str, Any]]:

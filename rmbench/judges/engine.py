@@ -317,6 +317,12 @@ class RequestPool:
             retryable, after, err = True, None, f"timed out after {judge.config.timeout:g}s"
         except asyncio.CancelledError:
             raise
+        except UserError as e:   # a setup the run cannot go on with (replicas of two models): stop it
+            if self.fatal is None:
+                self.fatal = e
+            if not fut.done():
+                fut.set_exception(self.fatal)
+            return
         except Exception as e:
             retryable, after = judge.provider.classify_error(e)
             err = one_line(e)

@@ -153,8 +153,61 @@ def test_a_replica_is_taken_out_and_put_back_when_it_answers(servers, tmp_path):
     stats = {e["index"]: e for e in provider._replicas.stats()}
     assert stats[1] | {"latency_seconds": None} == {
         "endpoint": b.openai_base_url, "index": 1, "requests": 6, "ok": 5, "errors": 0, "connection_errors": 1,
-        "cancelled": 0, "taken_out": 1, "put_back": 1, "in_rotation": True, "latency_seconds": None}
+        "cancelled": 0, "taken_out": 1, "put_back": 1, "in_rotation": True, "models": {"fake-judge": 5},
+        "latency_seconds": None}
     assert a.total == 7 and b.total == 5
+
+
+def test_replicas_that_answer_as_different_models_stop_the_run(servers, tmp_path):
+    """Two models behind one judge would mix their verdicts in one run, silently: the first
+    answer under another model name than the first answer's stops the run (exit 2, one line
+    naming both replicas). No such answer is recorded or cached, and a rerun with the list put
+    right resumes."""
+    import sqlite3
+
+    a, b = servers[0], servers[1]
+    b.served_model = "another-judge"
+    b.latency = 0.1   # a answers first: its name is the run's
+    data = _data(tmp_path, 12)
+    res = _run(tmp_path, f"{a.openai_base_url},{b.openai_base_url}", data, "r", "--concurrency", "2")
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--base-url replicas serve different models" in lines[0], res.stderr
+    assert f"{a.openai_base_url} answered as 'fake-judge', {b.openai_base_url} as 'another-judge'" in lines[0]
+    info = _run_json(tmp_path)
+    assert info["status"] == "stopped" and "different models" in info["reason"]
+    rec_path = tmp_path / "out" / "r" / "records.jsonl"
+    recorded = [json.loads(ln) for ln in rec_path.read_text().splitlines()] if rec_path.exists() else []
+    assert len(recorded) < 12
+    with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+        cached = db.execute("SELECT COUNT(*) FROM outputs").fetchone()[0]
+    assert cached <= a.total   # only a's answers
+    # the list put right: the run resumes and asks only what was never answered by a
+    before = a.total
+    res = _run(tmp_path, a.openai_base_url, data, "r")
+    assert res.returncode == 0, res.stderr
+    assert a.total - before == 24 - cached
+    assert _run_json(tmp_path)["status"] == "complete"
+    assert json.loads((tmp_path / "out" / "r" / "summary.json").read_text())["tasks"]["rewardbench"]["n"] == 12
+
+
+def test_one_replica_whose_model_changes_mid_run_stops_it_too(servers, tmp_path):
+    from rmbench.judges.endpoints import Endpoints
+
+    eps = Endpoints(["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"], lambda url: (None, url), OSError,
+                    served_model=lambda answer: answer.get("model"))
+
+    async def answer(model):
+        return await eps.call(lambda client, url: asyncio.sleep(0, {"model": model}))
+
+    assert asyncio.run(answer("m1")) == {"model": "m1"}
+    assert asyncio.run(answer(None)) == {"model": None}   # no name given: nothing to compare
+    from rmbench.errors import UserError
+
+    with pytest.raises(UserError, match=r"127.0.0.1:10/v1 as 'm2'|answered as 'm1', then as 'm2'"):
+        asyncio.run(answer("m2"))
+    stats = eps.stats()
+    assert sum(e["models"].get("m1", 0) for e in stats) == 1 and not any("m2" in e["models"] for e in stats)
 
 
 def test_one_url_is_unchanged_and_replicas_share_the_cache(servers, tmp_path):

@@ -104,6 +104,7 @@ class FakeAPI:
     def __init__(self, api_key: str | None = None, latency: float = 0.0, batch_delay: float = 0.0):
         self.api_key = api_key
         self.latency = latency
+        self.served_model: str | None = None   # the model name answers report (None: the request's)
         self.batch_delay = batch_delay
         self.rule: Callable[[str, dict], fake_model.Reply] | None = None
         self._lock = threading.Lock()
@@ -211,6 +212,7 @@ class FakeAPI:
         self.rule = None
         self.latency = 0.0
         self.batch_delay = 0.0
+        self.served_model = None
 
     @property
     def total(self) -> int:
@@ -296,7 +298,7 @@ class FakeAPI:
             msg["reasoning_content"] = rep.reasoning
         p_tok, c_tok, r_tok = _tokens(prompt), _tokens(rep.text), _tokens(rep.reasoning)
         return {"id": self.next_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-                "model": body.get("model", ""), "system_fingerprint": "fake",
+                "model": self.served_model or body.get("model", ""), "system_fingerprint": "fake",
                 "choices": [{"index": 0, "message": msg, "finish_reason": finish, "logprobs": None}],
                 "usage": {"prompt_tokens": p_tok, "completion_tokens": c_tok + r_tok, "total_tokens": p_tok + c_tok + r_tok,
                           "prompt_tokens_details": {"cached_tokens": p_tok // 2 if seen else 0},
@@ -320,7 +322,8 @@ class FakeAPI:
                                  "cache_read_input_tokens": read, "cache_creation_input_tokens": 0}
         if r_tok:
             usage["output_tokens_details"] = {"thinking_tokens": r_tok}
-        return {"id": self.next_id("msg_"), "type": "message", "role": "assistant", "model": body.get("model", ""),
+        return {"id": self.next_id("msg_"), "type": "message", "role": "assistant",
+                "model": self.served_model or body.get("model", ""),
                 "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage}
 
     # -- request validation (what the real APIs reject) ----------------------------------------

@@ -52,6 +52,11 @@ def api_key(env_var: str, provider: str) -> str:
     return key
 
 
+def _reported_model(answer: Any) -> str | None:
+    """The model name an OpenAI or Anthropic reply gives (its top-level ``model``)."""
+    return answer.get("model") if isinstance(answer, dict) else None
+
+
 def public_url(url: str) -> str:
     """The endpoint without user info, query or fragment (safe for run.json and cache keys)."""
     parts = urlsplit(url)
@@ -316,7 +321,8 @@ class HTTPProvider(BaseProvider):
         if len(urls) > 1:
             if config.batch:
                 raise UserError("--batch sends a run to one endpoint's batch API: give one --base-url")
-            self._replicas = endpoints.Endpoints(urls, self._client_for, self._sdk.APIConnectionError)
+            self._replicas = endpoints.Endpoints(urls, self._client_for, self._sdk.APIConnectionError,
+                                                 served_model=_reported_model)
 
     # -- identity ---------------------------------------------------------------------------
     def cache_identity(self) -> dict[str, Any]:
@@ -358,10 +364,13 @@ class HTTPProvider(BaseProvider):
         most of its CPU per request (see bench/RESULTS.md). ``url`` None: the live endpoint."""
         try:
             if url is None and self._replicas is not None:  # several replicas: least outstanding first, failover
-                raw = await self._replicas.call(lambda client, post_url: client.post(post_url, cast_to=bytes, body=body))
-            else:
-                raw = await self._clients.get().post(url or self._post_url, cast_to=bytes, body=body)
+                async def send(client: Any, post_url: str) -> Any:
+                    return json.loads(await client.post(post_url, cast_to=bytes, body=body))
+                return await self._replicas.call(send)
+            raw = await self._clients.get().post(url or self._post_url, cast_to=bytes, body=body)
             return json.loads(raw)
+        except UserError:   # replicas that answer as different models: the run must stop
+            raise
         except Exception as e:
             raise self.error(e) from None
 
