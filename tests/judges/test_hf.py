@@ -231,6 +231,33 @@ def test_generation_with_left_padding_matches_unbatched_greedy_decoding(tiny):
         assert out.usage["input_tokens"] == ids.shape[1]
 
 
+def test_a_stop_string_ends_the_text_and_the_count_where_it_appears(tiny):
+    """``--gen stop``: the text ends before the stop string and the output tokens are those it
+    took to produce the string (as the APIs count them), not the ones a longer run would have
+    generated after it. Checked against greedy runs without a stop string: ``output_tokens`` of
+    them give a text holding the string, one fewer does not."""
+    prov = _provider(tiny["lm"], model_args={"batch_size": 4})
+    msgs = ({"role": "user", "content": "Rate this answer. Rate it well."},)
+    free = prov.generate_batch([GenRequest(messages=msgs, gen=GenConfig(max_tokens=40), key="free")])[0]
+    assert free.usage["output_tokens"] >= 10, free   # the tiny model runs on (no end-of-sequence)
+    text = free.text
+    stop = text[len(text) // 2: len(text) // 2 + 3]   # three characters from the middle of the text
+    assert stop and text.find(stop) > 0, text
+    # in one batch with another request (its row goes on generating after this one stopped)
+    other = GenRequest(messages=({"role": "user", "content": "Another one."},), gen=GenConfig(max_tokens=40, stop=[stop]),
+                       key="o")
+    out, rest = prov.generate_batch([GenRequest(messages=msgs, gen=GenConfig(max_tokens=40, stop=[stop]), key="s"),
+                                     other])
+    assert out.text == text[:text.find(stop)] and out.finish_reason == "stop"
+    n = out.usage["output_tokens"]
+    assert 1 <= n < free.usage["output_tokens"]
+    at_n, before_n = prov.generate_batch([GenRequest(messages=msgs, gen=GenConfig(max_tokens=m), key=f"m{m}")
+                                          for m in (n, n - 1)])
+    assert stop in at_n.text and (n == 1 or stop not in before_n.text), (at_n.text, before_n.text)
+    alone = prov.generate_batch([other])[0]
+    assert rest.text == alone.text and rest.usage == alone.usage
+
+
 def test_generative_prompt_past_the_context_is_too_long(tiny):
     prov = _provider(tiny["lm"], max_length=20)
     outs = prov.generate_batch([GenRequest(messages=({"role": "user", "content": "word " * 50},), gen=GenConfig())])

@@ -128,7 +128,7 @@ class GenSettings:
 
 
 class Generator:
-    """Batched ``generate`` with left padding; returns (text, finish_reason, new token count)."""
+    """Batched ``generate`` with left padding; returns (text, finish_reason, new token count, ...)."""
 
     def __init__(self, model, tokenizer, pad_id: int, device):
         self.model = model
@@ -142,13 +142,16 @@ class Generator:
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Sequence[int]], limits: Sequence[int], settings: GenSettings,
-                 batch_size: int, top_logprobs: int = 0) -> list[tuple[str, str, int, list | None]]:
-        """Per prompt: (text, finish reason, new token count, steps). With ``top_logprobs`` > 0,
-        ``steps`` lists for each kept token [(token id, log-probability), ...]: the sampled token
-        first, then the ``top_logprobs`` most likely ones, from the raw logits of that step."""
+                 batch_size: int, top_logprobs: int = 0,
+                 stop: Sequence[str] = ()) -> list[tuple[str, str, int, list | None, list[int]]]:
+        """Per prompt: (text, finish reason, new token count, steps, kept token ids). With
+        ``top_logprobs`` > 0, ``steps`` lists for each kept token [(token id, log-probability),
+        ...]: the sampled token first, then the ``top_logprobs`` most likely ones, from the raw
+        logits of that step. A row ends at a ``stop`` string (transformers' stop-string criterion);
+        the text still holds the string, for the caller to cut."""
         from transformers import GenerationConfig
 
-        out: list[tuple[str, str, int, list | None]] = [("", "stop", 0, None)] * len(prompts)
+        out: list[tuple[str, str, int, list | None, list[int]]] = [("", "stop", 0, None, [])] * len(prompts)
         sample = bool(settings.temperature) and settings.temperature > 0
         for idx in plan_batches([len(p) for p in prompts], batch_size, sort=True):
             batch = [prompts[i] for i in idx]
@@ -160,11 +163,13 @@ class Generator:
                                    do_sample=sample, num_beams=1, num_return_sequences=1,
                                    temperature=settings.temperature if sample else 1.0,
                                    top_p=settings.top_p if (sample and settings.top_p is not None) else 1.0,
-                                   top_k=0, min_p=0.0, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0)
+                                   top_k=0, min_p=0.0, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0,
+                                   stop_strings=list(stop) or None)
             if sample and settings.seed is not None:
                 torch.manual_seed(settings.seed)
+            extra = {"tokenizer": self.tokenizer} if stop else {}   # the stop-string criterion reads its vocabulary
             res = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg,
-                                      return_dict_in_generate=True, output_logits=top_logprobs > 0)
+                                      return_dict_in_generate=True, output_logits=top_logprobs > 0, **extra)
             new = res.sequences[:, ids.shape[1]:].cpu().tolist()
             for b, (i, toks) in enumerate(zip(idx, new, strict=True)):
                 end = next((k for k, t in enumerate(toks) if t in self.eos_ids), None)
@@ -178,7 +183,7 @@ class Generator:
                     kept = kept[:-1]
                 text = self.tokenizer.decode(kept, skip_special_tokens=True)
                 steps = _top_steps(res.logits, b, kept, top_logprobs) if top_logprobs > 0 else None
-                out[i] = (text, reason, len(kept) + (1 if end is not None else 0), steps)
+                out[i] = (text, reason, len(kept) + (1 if end is not None else 0), steps, list(kept))
         return out
 
 

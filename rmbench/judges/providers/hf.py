@@ -18,6 +18,9 @@ folder or hub repo, dequantized by transformers; needs the ``gguf`` package).
 
 ``--gen logprobs=true`` (generative): the top alternatives at each generated position from the
 raw logits, so verdict probabilities (``p_labels``) are recorded (see judges/logprobs.py).
+``--gen stop=a|b``: a row stops generating once a stop string appears (transformers' stop-string
+criterion), its text ends before the string, and its output tokens are those it took to produce
+the string, as the APIs and vLLM count them.
 
 Length: an input longer than ``--max-length`` (default: the model's context) is a ``too_long``
 failure, counted in the records and summary. With ``truncate=true`` scalar and DPO inputs keep
@@ -319,9 +322,13 @@ class Provider(BaseProvider):
                 seed = request_seed(self.config.seed, "\x1f".join(sorted(reqs[k].key for k in members)))
             settings = GenSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
             outs = self.generator.generate([prompts[k] for k in members], [max_tokens] * len(members), settings,
-                                           self.batch_size, top_logprobs=TOP_LOGPROBS if logprobs else 0)
-            for k, (text, reason, n_out, steps) in zip(members, outs, strict=True):
-                text, reason = _apply_stop(text, reason, stop)
+                                           self.batch_size, top_logprobs=TOP_LOGPROBS if logprobs else 0, stop=stop)
+            for k, (text, reason, n_out, steps, kept) in zip(members, outs, strict=True):
+                cut_text, reason = _apply_stop(text, reason, stop)
+                if cut_text != text:   # counted as the APIs count: up to the token that completed the stop string
+                    n_out = _tokens_to_stop(self.tokenizer, kept, stop)
+                    steps = steps[:n_out] if steps is not None else None
+                text = cut_text
                 results[k] = GenOutput(text=text, finish_reason=reason,
                                        usage={"input_tokens": len(prompts[k]), "output_tokens": n_out},
                                        logprobs=self._positions(steps) if steps is not None else None)
@@ -363,6 +370,25 @@ class Provider(BaseProvider):
 def _decoded(tokenizer, ids: list[int]) -> str:
     """Decoded text without a trailing half character (it is completed by a later token)."""
     return tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd") if ids else ""
+
+
+def _tokens_to_stop(tokenizer, kept: list[int], stop: tuple[str, ...]) -> int:
+    """How many of the generated tokens it took for a stop string to appear in the decoded text
+    (the fewest; decoded prefixes only grow, so a binary search finds it)."""
+    def has_stop(n: int) -> bool:
+        text = tokenizer.decode(kept[:n], skip_special_tokens=True)
+        return any(s in text for s in stop)
+
+    lo, hi = 1, len(kept)
+    if not kept or not has_stop(hi):
+        return len(kept)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if has_stop(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _apply_stop(text: str, reason: str, stop: tuple[str, ...]) -> tuple[str, str]:
