@@ -118,8 +118,11 @@ HEAVY_MODULES = {
     "tests/reports/test_lmeval.py": 10,
     "tests/scoring/test_rmb_scoring.py": 9,
 }
+# The last module of a group is the one a steal can still reach at the very end (when the other
+# worker has run out of everything else): the llama.cpp server, whose fixture is the cheapest to
+# set up again (a server start).
 HEAVY_GROUPS = (
-    ("tests/judges/test_llamacpp.py", "tests/judges/test_llamacpp_server.py", "tests/judges/test_ray_engine.py"),
+    ("tests/judges/test_ray_engine.py", "tests/judges/test_llamacpp.py", "tests/judges/test_llamacpp_server.py"),
     ("tests/reports/test_lmeval.py", "tests/scoring/test_rmb_scoring.py"),
 )
 
@@ -136,8 +139,15 @@ def front_loaded(items: list, workers: int, heavy: dict[str, float] = HEAVY_MODU
     by_module: dict[str, list] = {}
     for item in items:
         by_module.setdefault(module(item), []).append(item)
+    sizes, remaining = [], len(items)
+    for k in range(workers):   # what worksteal sends each worker at the start
+        sizes.append(remaining // (workers - k))
+        remaining -= sizes[-1]
     grouped = {m for g in groups for m in g}
-    units = list(groups) if workers <= len(groups) else [(m,) for g in groups for m in g]
+    # a group runs on one worker unless there are more workers than groups, or a group would not
+    # fit in a chunk (a run of a few tests: then it would spill into the next worker's chunk)
+    fits = all(sum(len(by_module.get(m, ())) for m in g) <= min(sizes) for g in groups)
+    units = list(groups) if workers <= len(groups) and fits else [(m,) for g in groups for m in g]
     units += [(m,) for m in heavy if m not in grouped]
     units = [tuple(m for m in u if m in by_module and m in heavy) for u in units]
     bins: list[list] = [[] for _ in range(workers)]
@@ -150,19 +160,22 @@ def front_loaded(items: list, workers: int, heavy: dict[str, float] = HEAVY_MODU
     placed = {m for u in units for m in u}
     light = [item for item in items if module(item) not in placed]
     out: list = []
-    remaining, pos = len(items), 0
-    for k in range(workers):
-        size = remaining // (workers - k)   # what worksteal sends worker k at the start
-        remaining -= size
+    pos = 0
+    for k, size in enumerate(sizes):
         take = max(0, size - len(bins[k]))
         out += bins[k] + light[pos:pos + take]
         pos += take
     return out + light[pos:]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """(pytest-xdist, main process) Tell each worker the scheduler: a worker's own --dist reads "no"."""
+    node.workerinput["rmbench_dist"] = node.config.getoption("dist", None)
+
+
+@pytest.hookimpl(trylast=True)   # after -k, -m and --deselect: the chunks are cut from what runs
 def pytest_collection_modifyitems(config, items):
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
-    # a worker's own --dist option reads "no": the scheduler is named in the main process's argv
-    argv = getattr(config, "workerinput", {}).get("mainargv") or []
-    if workers > 1 and any(a == "worksteal" or a.endswith("=worksteal") for a in argv):
+    if workers > 1 and getattr(config, "workerinput", {}).get("rmbench_dist") == "worksteal":
         items[:] = front_loaded(items, workers)

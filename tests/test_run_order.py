@@ -78,6 +78,18 @@ def test_nothing_heavy_keeps_the_collection_order():
     assert _modules(second)[:6] == ["tests/h3.py"] * 4 + ["tests/h4.py"] * 2
 
 
+def test_a_group_larger_than_a_chunk_is_split_into_its_modules():
+    # a run of a few tests (-k, a path): chunks of 7 and 8 cannot hold h1 and h3 (9 tests) together,
+    # and kept together h3 would be cut in two by the chunk boundary
+    items = [i for i in _items() if i.nodeid.split("::")[0] in ("tests/h1.py", "tests/h3.py")]
+    items += [Item(f"tests/a.py::t{i}") for i in range(6)]
+    order = front_loaded(items, 2, HEAVY, GROUPS)
+    first, second = _chunks(order, 2)
+    assert _is_permutation(order, items)
+    assert _modules(first)[:5] == ["tests/h1.py"] * 5 and _modules(second)[:4] == ["tests/h3.py"] * 4
+    assert "tests/h3.py" not in _modules(first)
+
+
 def test_the_listed_modules_exist():
     from tests.conftest import HEAVY_GROUPS, HEAVY_MODULES, REPO
 

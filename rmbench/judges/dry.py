@@ -72,12 +72,14 @@ def local_counter(path: str, gguf_file: str | None = None) -> tuple[Callable[[Se
     if not Path(path).expanduser().is_dir():
         return None
     try:
+        from contextlib import nullcontext
+
         from transformers import AutoTokenizer
 
         from rmbench.judges.local.gguf_header import parse_once
 
         kw = {"gguf_file": gguf_file} if gguf_file else {}
-        with parse_once():   # a GGUF header, once for the config and the tokenizer
+        with parse_once() if gguf_file else nullcontext():   # a GGUF header, once for the config and tokenizer
             tok = AutoTokenizer.from_pretrained(str(Path(path).expanduser()), local_files_only=True, **kw)
     except Exception:
         return None

@@ -66,3 +66,14 @@ def test_a_file_rewritten_within_the_block_is_parsed_again(tmp_path):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a coarse clock's same tick
         assert _value(gguf.GGUFReader(path)) == 7
         assert counts["readers"] == 2
+
+
+def test_without_gguf_the_block_runs_and_its_errors_stand_alone(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gguf", None)   # as if the package were not installed
+    with parse_once() as counts:
+        assert counts == {"readers": 0, "name_maps": 0, "reused": 0}
+    with pytest.raises(ValueError) as err, parse_once():
+        raise ValueError("the load failed")
+    assert err.value.__context__ is None   # not shown as raised while handling the ImportError

@@ -31,6 +31,8 @@ def parse_once() -> Iterator[dict[str, int]]:
     try:
         import gguf
     except ImportError:
+        gguf = None
+    if gguf is None:   # outside the except: an error in the block must not read as caused by this
         yield {"readers": 0, "name_maps": 0, "reused": 0}
         return
     with _LOCK:
