@@ -173,25 +173,17 @@ class Endpoints:
         UserError (two models behind one judge would mix their verdicts in one run)."""
         if self.served_model is None:
             return
-        try:
-            name = self.served_model(answer)
-        except Exception:
-            name = None
+        name = self.served_model(answer)
         if not isinstance(name, str) or not name:
             return
-        ep.models[name] = ep.models.get(name, 0) + 1
         if self.first_model is None:
             self.first_model = (name, ep)
-            return
         first, by = self.first_model
-        if name == first:
-            return
-        ep.models[name] -= 1   # not an answer this run keeps
-        if not ep.models[name]:
-            del ep.models[name]
-        who = f"{by.public} answered as '{first}'" + (", then as" if by is ep else f", {ep.public} as")
-        raise UserError(f"--base-url replicas serve different models: {who} '{name}'; list replicas of one "
-                        f"model only (what was judged so far, all as '{first}', is kept)")
+        if name != first:   # not an answer this run keeps, so not counted
+            who = f"{by.public} answered as '{first}'" + (", then as" if by is ep else f", {ep.public} as")
+            raise UserError(f"--base-url replicas serve different models: {who} '{name}'; list replicas of one "
+                            f"model only (what was judged so far, all as '{first}', is kept)")
+        ep.models[name] = ep.models.get(name, 0) + 1
 
     @staticmethod
     def _answered(ep: Endpoint) -> None:
