@@ -273,7 +273,7 @@ class CandidatesPoint(_Open):
     aggregator: StrictStr
     n: Count
     accuracy: Optional[Finite] = None
-    judge_calls: Optional[Finite] = None
+    judge_calls: Finite           # always written (the mean calls spent per item): the charts plot it
 
 
 class ComputeCurves(_Open):
@@ -385,6 +385,14 @@ class RunJson(_Open):
     def _identity(self):
         """A run.json that records what it judged must carry its identity's fingerprint, and the
         fingerprint must be its identity's: an edited identity would let foreign records in."""
+        ident = self.identity   # the parts readers take apart (leaderboard rows, task options): their shapes
+        for key in ("scoring", "judge", "data", "task_args"):
+            if ident.get(key) is not None and not isinstance(ident[key], dict):
+                raise ValueError(f"identity.{key} must be an object")
+        judge = ident.get("judge") or {}
+        for key in ("task_templates", "task_modes"):
+            if judge.get(key) is not None and not isinstance(judge[key], dict):
+                raise ValueError(f"identity.judge.{key} must be an object")
         if self.tasks is not None:
             if self.identity_hash is None:
                 raise ValueError("identity_hash is missing")

@@ -117,3 +117,16 @@ def test_the_html_leaderboard_shows_the_curves(runs, tmp_path):
     assert bon.count('<polyline class="line"') == len({p["aggregator"] for p in csum})
     for p in csum:
         assert f"{p['aggregator']}, n = {p['n']}: {100 * p['accuracy']:.1f} at {p['judge_calls']:g} calls" in bon
+
+
+def test_a_curve_point_without_its_judge_calls_is_refused(runs, tmp_path, capsys):
+    """Charts plot each candidates point at its judge calls: a bare summary.json whose point lacks
+    them is one line naming the file and the field (it was a crash in the HTML page)."""
+    _, rr = runs
+    summary = json.loads((rr / "summary.json").read_text())
+    summary["tasks"]["bon"]["compute_curves"]["candidates"][0]["judge_calls"] = None
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(summary))
+    assert main(["leaderboard", str(bare), "--format", "html"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "bare.json" in err and "judge_calls" in err, err

@@ -299,3 +299,28 @@ def test_shard_runs_are_labelled_as_shard_takes_them(tmp_path):
         assert r.returncode == 0, r.stderr
     labels = sorted(r.label for r in build_leaderboard([*find_runs([out])]).rows)
     assert labels == ["baseline/random [shard=0/2]", "baseline/random [shard=1/2]"], labels
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda i: i.__setitem__("scoring", ["x"]), "identity.scoring"),
+    (lambda i: i["judge"].__setitem__("task_templates", ["x"]), "identity.judge.task_templates"),
+    (lambda i: i.__setitem__("data", "x"), "identity.data"),
+])
+def test_a_run_json_whose_identity_parts_have_the_wrong_shape_is_one_line(tmp_path, edit, field):
+    """Parts of the identity the leaderboard takes apart (a task's options, its own template, its
+    data) are checked for shape whether or not run.json lists its tasks (an older run.json)."""
+    from tests.conftest import REPO
+
+    out = tmp_path / "results"
+    r = run_cli("run", "--model", "baseline/longest", "--task", "rewardbench", "--data-path",
+                str(REPO / "rmbench" / "demo" / "rewardbench.json"), "--output-dir", str(out), "--run-name", "r")
+    assert r.returncode == 0, r.stderr
+    path = out / "r" / "run.json"
+    info = json.loads(path.read_text())
+    info.pop("tasks")
+    edit(info["identity"])
+    path.write_text(json.dumps(info))
+    res = run_cli("leaderboard", str(out))
+    assert res.returncode == 2, (res.returncode, res.stderr)
+    line = res.stderr.strip()
+    assert "\n" not in line and "run.json" in line and field in line, line
