@@ -701,3 +701,31 @@ def test_a_retry_drops_records_only_after_run_json_says_running(tmp_path, data, 
     monkeypatch.setattr(rundir.RunDir, "drop_records", spy)
     run(tmp_path, data, "--retry-failed")
     assert seen == {"status": "running", "summary": False}
+
+
+def test_ppe_and_rmb_ids_are_spelled_as_every_schema_spells_them(tmp_path):
+    """PPE's question_id and RMB's pair/bon uid go through the same id rule as the other schemas:
+    a boolean in its JSON spelling, an object refused in one line naming the row."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    ppe = json.loads((REPO / "rmbench" / "demo" / "ppe-correctness.json").read_text())
+    ppe[0]["question_id"] = True
+    res = run_cli("run", "--model", "baseline/longest", "--task", "ppe-correctness", "--data-path",
+                  str(write_json(tmp_path / "ppe.json", ppe)), "--output-dir", str(tmp_path / "out"), "--run-name", "p")
+    ok(res)
+    ids = [json.loads(x)["id"] for x in (tmp_path / "out" / "p" / "records.jsonl").read_text().splitlines()]
+    assert any(i.endswith("/true") for i in ids) and not any(i.endswith("/True") for i in ids), ids
+    ppe[0]["question_id"] = {"a": [1]}
+    one_line(run_cli("run", "--model", "baseline/longest", "--task", "ppe-correctness", "--data-path",
+                     str(write_json(tmp_path / "ppe2.json", ppe)), "--output-dir", str(tmp_path / "out"),
+                     "--run-name", "p2"), "row 0", "'question_id' must be a string or a number")
+    rmb = tmp_path / "rmb"
+    shutil.copytree(REPO / "rmbench" / "demo" / "rmb", rmb)
+    s1 = rmb / "BoN_set" / "Harmlessness" / "S1.json"
+    rows = json.loads(s1.read_text())
+    rows[0]["bon_uid"] = {"a": 1}
+    s1.write_text(json.dumps(rows))
+    one_line(run_cli("run", "--model", "baseline/longest", "--task", "rmb", "--data-path", str(rmb),
+                     "--output-dir", str(tmp_path / "out"), "--run-name", "m"), "'bon_uid' must be a string or a number")

@@ -25,7 +25,7 @@ from typing import Any
 
 from rmbench.errors import RowError, UserError
 from rmbench.seeding import item_rng
-from rmbench.tasks.schemas._common import count, messages, need, text
+from rmbench.tasks.schemas._common import count, id_text, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
 
@@ -109,7 +109,7 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
         count(notes, "rows of subsets not selected (skipped)")
         return None
     qid = row.get("question_id")
-    ident = f"{subset}/{index if qid is None else qid}"
+    ident = f"{subset}/{index if qid is None else id_text(qid, 'question_id', spec, index)}"
     prompt = text(need(row, "prompt", spec, index), "prompt", spec, index)
     raw_flags = need(row, "scores", spec, index)
     if not isinstance(raw_flags, (list, tuple)):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rmbench.errors import RowError, UserError
-from rmbench.tasks.schemas._common import count, messages, need, text
+from rmbench.tasks.schemas._common import count, id_text, messages, need, text
 from rmbench.tasks.spec import TaskSpec
 from rmbench.types import Example
 
@@ -88,7 +88,8 @@ def convert(row: dict, spec: TaskSpec, index: int, path: Path | None, notes: dic
         count(notes, f"{goal} rows not selected (skipped)")
         return None
 
-    uid = str(row["bon_uid"] if part == BON else row["pair_uid"])
+    key = "bon_uid" if part == BON else "pair_uid"
+    uid = id_text(row[key], key, spec, index)
     ident = f"{part}/{uid}"
     conv = need(row, "conversation_input", spec, index)
     msgs = messages(conv, "conversation_input", spec, index)
