@@ -134,9 +134,9 @@ class RunDir:
             raise UserError(f"output directory {path} is not writable")
         rd = cls(path)
         rd.identity_hash = identity_hash
-        if overwrite and files.exists(path / LOCK) and not (path / LOCK).is_dir():
-            if (path / LOCK).is_symlink() or not (path / LOCK).is_file():
-                files.remove(path / LOCK)  # a planted link or FIFO, never a lock a run holds
+        lock = path / LOCK
+        if overwrite and (lock.is_symlink() or (lock.exists() and not lock.is_file() and not lock.is_dir())):
+            files.remove(lock)  # a planted link (to anything) or FIFO, never a lock a run holds
         rd.lock()
         try:
             rd._check_identity(identity, identity_hash, overwrite)
@@ -321,7 +321,8 @@ def load_run(path: str | os.PathLike) -> dict:
     if not files.exists(p / RUN_JSON) and files.exists(p / RECORDS):
         # a damaged run directory, not a bare summary: read as one, a gate would quietly go unpaired
         raise UserError(f"{path} holds records but no run.json, so nothing says which run made them; "
-                        "rerun the run's command with --overwrite, or name its summary.json to use it alone")
+                        "rerun the run's command with --overwrite (leaderboard and gate also read a summary.json "
+                        "named on its own)")
     run = read_run_json(p / RUN_JSON) if files.exists(p / RUN_JSON) else {}
     if run and run.get("status") != "complete":
         raise UserError(f"{path}: run.json says the run is {run.get('status')}; its summary.json is stale "

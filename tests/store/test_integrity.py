@@ -628,7 +628,7 @@ def test_a_fifo_or_directory_in_place_of_a_file_is_one_line(tmp_path, data, kind
     one_line(run(tmp_path, data, "--overwrite")) if kind == "directory" else ok(run(tmp_path, data, "--overwrite"))
 
 
-@pytest.mark.parametrize("kind", ["link", "fifo", "directory"])
+@pytest.mark.parametrize("kind", ["link", "link to a directory", "fifo", "directory"])
 @pytest.mark.parametrize("name", ["records.jsonl", "run.json", ".lock"])
 def test_the_advice_of_a_refusal_works(tmp_path, data, kind, name):
     """A refusal that says "start over with --overwrite" is lifted by --overwrite (a link or FIFO is
@@ -641,6 +641,9 @@ def test_the_advice_of_a_refusal_works(tmp_path, data, kind, name):
     (run_dir / name).unlink()
     if kind == "link":
         (run_dir / name).symlink_to(victim)
+    elif kind == "link to a directory":
+        (tmp_path / "a-folder").mkdir()
+        (run_dir / name).symlink_to(tmp_path / "a-folder")
     elif kind == "fifo":
         os.mkfifo(run_dir / name)
     else:
