@@ -641,10 +641,22 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
             def sync(self) -> None:
                 rd.sync()
 
+        # replicas of one served model (--base-url A,B): a resumed run holds to the model name the
+        # records were judged by (rmbench/judges/endpoints.py); recorded whenever run.json is written
+        served = (rd.previous or {}).get("served_model")
+        if served and hasattr(provider, "served_model"):
+            provider.served_model = served
+
+        def note_served_model() -> None:
+            name = getattr(provider, "served_model", None) or served
+            if name:
+                run_info["served_model"] = name
+
         def mark(status: str, reason: str | None = None) -> None:
             """Say in run.json why the run ended early; a second failure (the disk that is full)
             must not hide the first one."""
             run_info.update(status=status, stopped=_now(), **({"reason": reason[:500]} if reason else {}))
+            note_served_model()
             try:
                 rd.write_run_json(run_info)
             except UserError:
@@ -691,6 +703,7 @@ async def _run_plan(plan: Plan, command: list[str] | None, progress: bool | str 
         scale_stats = getattr(provider, "scale_stats", None)  # stats.endpoints / stats.ray (docs/scale-out.md)
         if scale_stats is not None:
             run_info["stats"].update(scale_stats())
+        note_served_model()
         if config.price:
             run_info["cost_usd"] = summary["cost"]["usd"]  # every judgment in the run (also in summary.json)
             run_info["cost_usd_spent"] = cost_usd(s.tokens.get("input_tokens", 0), s.tokens.get("output_tokens", 0),

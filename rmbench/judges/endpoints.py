@@ -21,7 +21,8 @@ line) for the HTTP API providers (``openai/``, ``anthropic/``). This is how a ju
   the model that gave it (the ``model`` field of OpenAI and Anthropic replies), and an answer
   under another name than the first one's stops the run with a one-line error naming both
   replicas. That answer is neither recorded nor cached, so the run's records hold one model's
-  verdicts, and a rerun with a corrected list resumes.
+  verdicts, and a rerun with a corrected list resumes. The runner records the name in run.json
+  (``served_model``) and hands it to a rerun, which holds to it.
 - Statistics: per replica (``stats()``, in run.json under ``stats.endpoints``): requests sent,
   answers, errors, connection failures, times taken out, whether it is in the rotation at the
   end, the model names its answers gave, and latency quantiles. Replicas are shown by their public URL (no user info or query:
@@ -135,7 +136,9 @@ class Endpoints:
         self.connection_error = connection_error
         self.clock = clock
         self.served_model = served_model
-        self.first_model: tuple[str, Endpoint] | None = None   # the first answer's model name, and who gave it
+        # the model name answers must give, and the replica that gave it first (None: an earlier
+        # invocation of the run, whose run.json recorded it as ``served_model``)
+        self.first_model: tuple[str, Endpoint | None] | None = None
 
     @property
     def primary(self) -> str:
@@ -180,7 +183,8 @@ class Endpoints:
             self.first_model = (name, ep)
         first, by = self.first_model
         if name != first:   # not an answer this run keeps, so not counted
-            who = f"{by.public} answered as '{first}'" + (", then as" if by is ep else f", {ep.public} as")
+            who = (f"the run's earlier answers came from '{first}', {ep.public} answers as" if by is None else
+                   f"{by.public} answered as '{first}'" + (", then as" if by is ep else f", {ep.public} as"))
             raise UserError(f"--base-url replicas serve different models: {who} '{name}'; list replicas of one "
                             f"model only (what was judged so far, all as '{first}', is kept)")
         ep.models[name] = ep.models.get(name, 0) + 1

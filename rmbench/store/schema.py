@@ -376,6 +376,7 @@ class RunJson(_Open):
     identity: dict[StrictStr, Any]
     identity_hash: Optional[StrictStr] = None
     summary_sha256: Optional[StrictStr] = None   # summary.json as the run wrote it
+    served_model: Optional[StrictStr] = None     # the model name replicas' answers gave (--base-url A,B)
     judge: JudgeInfo = JudgeInfo()
     tasks: Optional[dict[StrictStr, TaskInfo]] = None
     data_notes: dict[StrictStr, dict[StrictStr, Any]] = {}

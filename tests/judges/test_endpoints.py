@@ -167,8 +167,8 @@ def test_replicas_that_answer_as_different_models_stop_the_run(servers, tmp_path
 
     a, b = servers[0], servers[1]
     b.served_model = "another-judge"
-    b.latency = 0.1   # a answers first: its name is the run's
-    data = _data(tmp_path, 12)
+    a.latency, b.latency = 0.05, 0.5   # a answers first (well before): its name is the run's
+    data = _data(tmp_path, 40)
     res = _run(tmp_path, f"{a.openai_base_url},{b.openai_base_url}", data, "r", "--concurrency", "2")
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
@@ -176,25 +176,37 @@ def test_replicas_that_answer_as_different_models_stop_the_run(servers, tmp_path
     assert f"{a.openai_base_url} answered as 'fake-judge', {b.openai_base_url} as 'another-judge'" in lines[0]
     info = _run_json(tmp_path)
     assert info["status"] == "stopped" and "different models" in info["reason"]
+    assert info["served_model"] == "fake-judge"
     rec_path = tmp_path / "out" / "r" / "records.jsonl"
     recorded = [json.loads(ln) for ln in rec_path.read_text().splitlines()] if rec_path.exists() else []
-    assert len(recorded) < 12
+    assert len(recorded) < 40
     with sqlite3.connect(tmp_path / "cache.sqlite") as db:
         cached = db.execute("SELECT COUNT(*) FROM outputs").fetchone()[0]
     assert cached <= a.total   # only a's answers
+    # the same list again, b now the quicker: the rerun holds to the model the records came from
+    a.latency, b.latency = 2.0, 0.01
+    res = _run(tmp_path, f"{a.openai_base_url},{b.openai_base_url}", data, "r", "--concurrency", "2")
+    assert res.returncode == 2 and "the run's earlier answers came from 'fake-judge'" in res.stderr, res.stderr
+    again = [json.loads(ln) for ln in rec_path.read_text().splitlines()] if rec_path.exists() else []
+    assert len(again) >= len(recorded)
+    with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM outputs").fetchone()[0] <= a.total   # still only a's answers
+    a.latency = 0.0
     # the list put right: the run resumes and asks only what was never answered by a
+    with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+        cached = db.execute("SELECT COUNT(*) FROM outputs").fetchone()[0]
     before = a.total
     res = _run(tmp_path, a.openai_base_url, data, "r")
     assert res.returncode == 0, res.stderr
-    assert a.total - before == 24 - cached
+    assert a.total - before == 80 - cached
     assert _run_json(tmp_path)["status"] == "complete"
-    assert json.loads((tmp_path / "out" / "r" / "summary.json").read_text())["tasks"]["rewardbench"]["n"] == 12
+    assert json.loads((tmp_path / "out" / "r" / "summary.json").read_text())["tasks"]["rewardbench"]["n"] == 40
 
 
-def test_one_replica_whose_model_changes_mid_run_stops_it_too(servers, tmp_path):
+def test_one_replica_whose_model_changes_mid_run_stops_it_too():
     from rmbench.judges.endpoints import Endpoints
 
-    eps = Endpoints(["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"], lambda url: (None, url), OSError,
+    eps = Endpoints(["http://127.0.0.1:9/v1"], lambda url: (None, url), OSError,
                     served_model=lambda answer: answer.get("model"))
 
     async def answer(model):
@@ -204,7 +216,7 @@ def test_one_replica_whose_model_changes_mid_run_stops_it_too(servers, tmp_path)
     assert asyncio.run(answer(None)) == {"model": None}   # no name given: nothing to compare
     from rmbench.errors import UserError
 
-    with pytest.raises(UserError, match=r"127.0.0.1:10/v1 as 'm2'|answered as 'm1', then as 'm2'"):
+    with pytest.raises(UserError, match=r"127.0.0.1:9/v1 answered as 'm1', then as 'm2'"):
         asyncio.run(answer("m2"))
     stats = eps.stats()
     assert sum(e["models"].get("m1", 0) for e in stats) == 1 and not any("m2" in e["models"] for e in stats)

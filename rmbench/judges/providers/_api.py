@@ -388,6 +388,18 @@ class HTTPProvider(BaseProvider):
         """run.json ``stats.endpoints`` with several replicas (rmbench/judges/endpoints.py)."""
         return {"endpoints": self._replicas.stats()} if self._replicas is not None else {}
 
+    @property
+    def served_model(self) -> str | None:
+        """With several replicas: the model name their answers give (run.json ``served_model``). Set
+        it to what an earlier invocation of the run recorded, and a resumed run holds to it."""
+        first = self._replicas.first_model if self._replicas is not None else None
+        return first[0] if first else None
+
+    @served_model.setter
+    def served_model(self, name: str) -> None:
+        if self._replicas is not None and self._replicas.first_model is None:
+            self._replicas.first_model = (name, None)
+
     async def aclose(self) -> None:
         await self._clients.aclose()
         if self._replicas is not None:
