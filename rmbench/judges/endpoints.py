@@ -227,10 +227,10 @@ class Endpoints:
                 ep.outstanding -= 1
                 if was_probe:
                     ep.probing = False
+            self._answered(ep)
+            self._check_model(ep, out)   # before counting it: a refused answer is not one the run keeps
             ep.ok += 1
             ep.latencies.append(time.perf_counter() - t0)
-            self._answered(ep)
-            self._check_model(ep, out)
             return out
 
     def stats(self) -> list[dict[str, Any]]:

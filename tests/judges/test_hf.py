@@ -258,6 +258,25 @@ def test_a_stop_string_ends_the_text_and_the_count_where_it_appears(tiny):
     assert rest.text == alone.text and rest.usage == alone.usage
 
 
+def test_the_stop_criterion_reads_only_generated_text(tiny):
+    """A row stops once its own generated text holds a stop string, never on a match that starts
+    in the prompt (a chat prompt ending in a newline and a stop string beginning with one)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from rmbench.judges.local.hf_compute import _StopStrings
+
+    tok = AutoTokenizer.from_pretrained(tiny["lm"])
+    prompt = tok(tok.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True,
+                                         tokenize=False), add_special_tokens=False)["input_ids"]
+    assert tok.decode(prompt).endswith("\n")
+    water, more = tok.encode("Water", add_special_tokens=False), tok.encode(" and\nWater", add_special_tokens=False)
+    crit = _StopStrings(tok, ["\nWater"], len(prompt))
+    rows = torch.tensor([prompt + water + more, prompt + water + water[:1] * len(more)])
+    assert crit(rows[:, :len(prompt) + len(water)], None).tolist() == [False, False]   # "\n" + "Water" spans the prompt end
+    assert crit(rows, None).tolist() == [True, False]
+
+
 def test_generative_prompt_past_the_context_is_too_long(tiny):
     prov = _provider(tiny["lm"], max_length=20)
     outs = prov.generate_batch([GenRequest(messages=({"role": "user", "content": "word " * 50},), gen=GenConfig())])

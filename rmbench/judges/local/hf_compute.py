@@ -141,21 +141,21 @@ class Generator:
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
 
     @torch.inference_mode()
-    def generate(self, prompts: Sequence[Sequence[int]], limits: Sequence[int], settings: GenSettings,
+    def generate(self, prompts: Sequence[Sequence[int]], settings: GenSettings,
                  batch_size: int, top_logprobs: int = 0,
                  stop: Sequence[str] = ()) -> list[tuple[str, str, int, list | None, list[int]]]:
         """Per prompt: (text, finish reason, new token count, steps, kept token ids). With
         ``top_logprobs`` > 0, ``steps`` lists for each kept token [(token id, log-probability),
         ...]: the sampled token first, then the ``top_logprobs`` most likely ones, from the raw
-        logits of that step. A row ends at a ``stop`` string (transformers' stop-string criterion);
-        the text still holds the string, for the caller to cut."""
+        logits of that step. A row ends once its generated text holds a ``stop`` string (the
+        text still holds it, for the caller to cut)."""
         from transformers import GenerationConfig
 
         out: list[tuple[str, str, int, list | None, list[int]]] = [("", "stop", 0, None, [])] * len(prompts)
         sample = bool(settings.temperature) and settings.temperature > 0
         for idx in plan_batches([len(p) for p in prompts], batch_size, sort=True):
             batch = [prompts[i] for i in idx]
-            max_new = max(1, min(min(limits[i] for i in idx), settings.max_new_tokens))
+            max_new = max(1, settings.max_new_tokens)
             ids, mask = _pad(batch, self.pad_id, left=True, device=self.device)
             # Explicit neutral values: transformers fills unset fields from the checkpoint's
             # generation_config (a repetition penalty, top_k ...), which vLLM does not apply.
@@ -163,11 +163,10 @@ class Generator:
                                    do_sample=sample, num_beams=1, num_return_sequences=1,
                                    temperature=settings.temperature if sample else 1.0,
                                    top_p=settings.top_p if (sample and settings.top_p is not None) else 1.0,
-                                   top_k=0, min_p=0.0, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0,
-                                   stop_strings=list(stop) or None)
+                                   top_k=0, min_p=0.0, typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0)
             if sample and settings.seed is not None:
                 torch.manual_seed(settings.seed)
-            extra = {"tokenizer": self.tokenizer} if stop else {}   # the stop-string criterion reads its vocabulary
+            extra = {"stopping_criteria": [_StopStrings(self.tokenizer, stop, ids.shape[1])]} if stop else {}
             res = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg,
                                       return_dict_in_generate=True, output_logits=top_logprobs > 0, **extra)
             new = res.sequences[:, ids.shape[1]:].cpu().tolist()
@@ -185,6 +184,26 @@ class Generator:
                 steps = _top_steps(res.logits, b, kept, top_logprobs) if top_logprobs > 0 else None
                 out[i] = (text, reason, len(kept) + (1 if end is not None else 0), steps, list(kept))
         return out
+
+
+class _StopStrings:
+    """A stopping criterion: a row is done once the text it generated holds a stop string. Only
+    generated tokens count (transformers' own stop-string criterion also matches across the end of
+    the prompt, which ended rows before they had written anything). The last few tokens are
+    decoded at each step; a match there is confirmed on the row's whole generated text."""
+
+    def __init__(self, tokenizer, stop: Sequence[str], prompt_len: int):
+        self.tokenizer, self.stop, self.start = tokenizer, tuple(stop), prompt_len
+        self.window = max(len(s) for s in self.stop) + 2   # tokens: each spells one character or more
+
+    def _holds(self, ids: list[int]) -> bool:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return any(s in text for s in self.stop)
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        done = [self._holds(row[-self.window:]) and self._holds(row)
+                for row in input_ids[:, self.start:].tolist()]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def _top_steps(logits, row: int, kept: Sequence[int], k: int) -> list[list[tuple[int, float]]]:

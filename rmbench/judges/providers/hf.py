@@ -321,8 +321,8 @@ class Provider(BaseProvider):
             if temperature is not None and seed is None:  # reproducible sampling without --gen seed
                 seed = request_seed(self.config.seed, "\x1f".join(sorted(reqs[k].key for k in members)))
             settings = GenSettings(max_new_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed)
-            outs = self.generator.generate([prompts[k] for k in members], [max_tokens] * len(members), settings,
-                                           self.batch_size, top_logprobs=TOP_LOGPROBS if logprobs else 0, stop=stop)
+            outs = self.generator.generate([prompts[k] for k in members], settings, self.batch_size,
+                                           top_logprobs=TOP_LOGPROBS if logprobs else 0, stop=stop)
             for k, (text, reason, n_out, steps, kept) in zip(members, outs, strict=True):
                 cut_text, reason = _apply_stop(text, reason, stop)
                 if cut_text != text:   # counted as the APIs count: up to the token that completed the stop string
