@@ -64,22 +64,15 @@ def test_official_settings_per_task_and_judge_type(task, judge, orders, on_failu
 
 
 def test_official_equal_ratings_stay_ties_whatever_the_expected_ratings():
-    from rmbench.protocol import Outcome
     from rmbench.scoring import bon
-    from rmbench.types import Score
-    from tests.scoring.outcomes import example
+    from tests.scoring.outcomes import example, rated
 
     ex = example("a", 3, preferred=(1,), subset="Focus")
     rb2 = resolve(_cfg(protocol="official"), get_spec("rewardbench2"), RATING).policy
     rb1 = resolve(_cfg(protocol="official"), get_spec("rewardbench"), RATING).policy
 
     def outcome(policy):
-        scores = []
-        for c, (v, e) in enumerate(zip([8.0, 8.0, 5.0], [7.6, 7.9, 5.0])):
-            s = Score(c, 0, v)
-            s.expected = e
-            scores.append([s])
-        return Outcome(ex, policy, scores=scores)
+        return rated(ex, [8.0, 8.0, 5.0], [7.6, 7.9, 5.0], policy)
 
     assert outcome(rb1).beats(1, 0) == 0.5                       # run_generative.py: equal ratings 0.5
     assert outcome(Policy(equal_scores=0.5)).beats(1, 0) == 1.0  # rmbench's reading decides by expectation

@@ -18,6 +18,18 @@ def pointwise(ex: Example, values, on_failure: str = "loss") -> Outcome:
     return Outcome(ex, Policy(on_failure=on_failure), scores=scores)
 
 
+def rated(ex: Example, values, expected, policy: Policy | None = None) -> Outcome:
+    """One sampled rating per candidate with its ``expected`` rating (the probability-weighted
+    one; None: not recorded)."""
+    scores = []
+    for c, (v, e) in enumerate(zip(values, expected, strict=True)):
+        s = Score(c, 0, v)
+        if e is not None:
+            s.expected = e
+        scores.append([s])
+    return Outcome(ex, policy or Policy(), scores=scores)
+
+
 def pairwise(ex: Example, winners: dict, on_failure: str = "loss") -> Outcome:
     """``winners[(i, j)]`` = the winner of pair (i, j) shown in order i-first then j-first, as a
     tuple of two winners (both orders) or one (fixed order); ``None`` is an unparsed judgment."""

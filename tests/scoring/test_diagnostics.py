@@ -158,28 +158,14 @@ def test_rescore_of_a_run_keeps_the_diagnostics(tmp_path):
     assert again["diagnostics"] == summ["diagnostics"]
 
 
-def rated_outcome(ex, values, expected):
-    """A one-sample rating outcome: ``values`` sampled, ``expected`` ratings (None: not recorded)."""
-    from rmbench.protocol import Outcome
-    from rmbench.types import Score
-
-    scores = []
-    for c, (v, e) in enumerate(zip(values, expected)):
-        s = Score(c, 0, v)
-        if e is not None:
-            s.expected = e
-        scores.append([s])
-    return Outcome(ex, Policy(), scores=scores)
-
-
 def test_expected_ratings_narrow_a_tie_at_the_top_of_a_best_of_n_pick():
     from rmbench.scoring import bon, rewardbench2
-    from tests.scoring.outcomes import example
+    from tests.scoring.outcomes import example, rated
 
     ex = example("a", 3, preferred=(1,), subset="Focus")
 
     def outcome(values, expected):
-        return rated_outcome(ex, values, expected)
+        return rated(ex, values, expected)
 
     assert bon.example_result(ex, outcome([8.0, 8.0, 5.0], [8.3, 7.9, 5.0]))["correct"] == 0.0   # 0 wins the tie
     assert rewardbench2.example_result(ex, outcome([8.0, 8.0, 5.0], [7.6, 7.9, 5.0]))["correct"] == 1.0
@@ -187,19 +173,28 @@ def test_expected_ratings_narrow_a_tie_at_the_top_of_a_best_of_n_pick():
 
 
 def test_the_tournament_blocks_pick_follows_the_same_expected_rating_tie_break():
-    """A pointwise best-of-N item's tournament block (its pick and credit) narrows a tie at the top
-    by the expected ratings exactly as the scorers do; without them the tie stays a tie."""
-    from rmbench.tournament import ItemKey, choose_by_scores
+    """A pointwise best-of-N item's tournament block (its pick and credit, as the protocol builds
+    it) narrows a tie at the top by the expected ratings exactly as the scorers do; without them
+    the tie stays a tie."""
+    import asyncio
+
+    from rmbench.protocol.aggregate import Aggregation, evaluate_aggregated
+    from rmbench.types import Score
     from tests.scoring.outcomes import example
 
     ex = example("a", 3, preferred=(1,), subset="Focus")
 
-    def outcome(values, expected):
-        return rated_outcome(ex, values, expected)
+    async def no_compare(*_):
+        raise AssertionError("pointwise only")
 
-    for expected, top, credit in (([8.3, 7.9, 5.0], (0,), 0.0), ([7.6, 7.9, 5.0], (1,), 1.0),
-                                  ([None, 7.9, 5.0], (0, 1), 0.5)):
-        o = outcome([8.0, 8.0, 5.0], expected)
-        choice = choose_by_scores([o.score_of(i) for i in range(3)], ex.preferred, ItemKey.of(ex, 0),
-                                  narrow=o.break_ties)
-        assert choice.top == top and choice.credit == credit, (expected, choice)
+    for expected, top, credit in (([8.3, 7.9, 5.0], [0], 0.0), ([7.6, 7.9, 5.0], [1], 1.0),
+                                  ([None, 7.9, 5.0], [0, 1], 0.5)):
+        async def score(example, c, sample, expected=expected):
+            s = Score(c, sample, [8.0, 8.0, 5.0][c])
+            if expected[c] is not None:
+                s.expected = expected[c]
+            return s
+
+        _, block = asyncio.run(evaluate_aggregated(ex, "pointwise", Policy(), no_compare, score,
+                                                   Aggregation("wins", 3)))
+        assert block["top"] == top and block["credit"] == credit, (expected, block)
