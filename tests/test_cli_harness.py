@@ -87,6 +87,27 @@ def test_a_call_leaves_no_state_behind(monkeypatch, tmp_path):
     logging.getLogger("rmbench.harness.new").removeHandler(handler)
 
 
+def test_loggers_below_a_restored_level_forget_what_they_decided_in_the_call(monkeypatch):
+    """Levels are put back as attributes (setLevel would clear every logger's cache, once per
+    logger); the cache is then cleared once, so a child logger does not keep the answer it
+    cached under the call's level."""
+    parent, child = logging.getLogger("rmbench.harness.quiet"), logging.getLogger("rmbench.harness.quiet.child")
+    parent.setLevel(logging.DEBUG)
+    seen = {}
+
+    def fake_main(argv):
+        parent.setLevel(logging.CRITICAL)
+        seen["warns"] = child.isEnabledFor(logging.WARNING)   # cached by the child
+        return 0
+
+    monkeypatch.setattr(rmbench.cli.main, "main", fake_main)
+    try:
+        assert run_cli().returncode == 0 and seen["warns"] is False
+        assert parent.level == logging.DEBUG and child.isEnabledFor(logging.WARNING)
+    finally:
+        parent.setLevel(logging.NOTSET)
+
+
 def test_default_cwd_is_the_repository(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(rmbench.cli.main, "main", lambda argv: print(os.getcwd()) or 0)
