@@ -97,14 +97,26 @@ def test_processes_opening_one_new_cache_file_together_all_succeed(tmp_path):
     """Two runs started together with one --cache: SQLite refuses the switch of a new file to WAL
     at once ("database is locked", no busy wait) while another process opens it; each opener
     tries again instead of failing the run. 6 processes open 15 new files, each at one instant."""
-    start = time.time() + 1.5
-    code = ("import sys, time; sys.path.insert(0, sys.argv[3]); from rmbench.judges.cache import Cache\n"
+    # a barrier, not a clock: each child says it is ready (imports done), and the start instant is
+    # written only once all six are, so a slow start-up cannot spread the opens apart
+    gate = tmp_path / "go"
+    code = ("import os, sys, time; sys.path.insert(0, sys.argv[3]); from rmbench.judges.cache import Cache\n"
+            "open(f'{sys.argv[1]}/ready.{sys.argv[2]}', 'w').close()\n"
+            "while not os.path.exists(f'{sys.argv[1]}/go'): time.sleep(0.001)\n"
+            "start = float(open(f'{sys.argv[1]}/go').read())\n"
             "for i in range(15):\n"
-            "    time.sleep(max(0.0, float(sys.argv[2]) + 0.05 * i - time.time()))\n"
+            "    time.sleep(max(0.0, start + 0.05 * i - time.time()))\n"
             "    c = Cache(f'{sys.argv[1]}/{i}.sqlite'); c.put('k', {'x': 1}); c.close()\n"
             "print('ok')\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(start), str(REPO)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(n), str(REPO)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(6)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready.*"))) < 6:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a child did not start"
+        time.sleep(0.005)
+    tmp = tmp_path / "go.tmp"
+    tmp.write_text(str(time.time() + 0.2))
+    tmp.rename(gate)   # whole when it appears
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs if err][:1]
     assert [o.strip() for o, _ in outs] == ["ok"] * 6
