@@ -95,11 +95,6 @@ def _model_label(model: Any) -> str:
     if not isinstance(provider, BaseProvider):
         raise UserError(f"model must be a 'provider/name' string, a provider object or a Judge, "
                         f"not {type(model).__name__}")
-    for what in ("cache_identity", "describe"):   # a user's provider: what rmbench keys and records by
-        value = getattr(provider, what)()
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise UserError(f"{type(provider).__name__}.{what}() must return a dict with string keys, "
-                            f"not {type(value).__name__}")
     prefix = type(provider).__module__.rsplit(".", 1)[-1]
     return getattr(provider, "model_spec", None) or f"{prefix}/{provider.name}"
 

@@ -298,9 +298,11 @@ def test_a_provider_built_with_other_settings_is_refused(data):
         assert got["score"] == want["tasks"]["rewardbench"]["score"]
 
 
-@pytest.mark.parametrize("what, value", [("cache_identity", "openai/x"), ("describe", ["x"]),
-                                         ("cache_identity", {1: "x"})])
-def test_a_provider_whose_identity_is_no_dict_is_a_user_error(data, what, value):
+@pytest.mark.parametrize("what, value, why", [("cache_identity", "openai/x", "not str"), ("describe", ["x"], "not list"),
+                                              ("cache_identity", {1: "x"}, "a key that is no string"),
+                                              ("cache_identity", {"x": {1, 2}}, "JSON cannot hold it"),
+                                              ("describe", {"t": float("nan")}, "JSON cannot hold it")])
+def test_a_provider_whose_identity_is_no_dict_is_a_user_error(data, what, value, why):
     from rmbench.config import RunConfig
     from rmbench.judges.providers import baseline
 
@@ -309,5 +311,10 @@ def test_a_provider_whose_identity_is_no_dict_is_a_user_error(data, what, value)
 
     setattr(Odd, what, lambda self: value)
     p = Odd("random", RunConfig(model="baseline/random", tasks=["rewardbench"], seed=0))
-    with pytest.raises(UserError, match=f"Odd.{what}\\(\\) must return a dict with string keys"):
+    with pytest.raises(UserError, match=f"Odd.{what}\\(\\) must return a dict with string keys.*{why}"):
         rmbench.evaluate(p, ["rewardbench"], data_path=str(data))
+    from rmbench.judges import Judge
+
+    judge = Judge(p, RunConfig(model="baseline/random", tasks=["rewardbench"]), None)
+    with pytest.raises(UserError, match=f"Odd.{what}\\(\\) must return a dict"):   # a Judge around it too
+        rmbench.evaluate(judge, ["rewardbench"], data_path=str(data))

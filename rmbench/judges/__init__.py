@@ -65,6 +65,26 @@ def build_judge(config: RunConfig, provider: BaseProvider | None = None) -> Judg
     return Judge(provider, config, template, templates, cache)
 
 
+def _check_identity_methods(provider: BaseProvider) -> None:
+    """A provider object given to the Python API: what it says about itself keys the cache and is
+    written to run.json, so it must be a dict with string keys that JSON can hold."""
+    import json
+
+    for what in ("cache_identity", "describe"):
+        value = getattr(provider, what)()
+        problem = None
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            problem = f"not {type(value).__name__}" if not isinstance(value, dict) else "it has a key that is no string"
+        else:
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as e:
+                problem = f"JSON cannot hold it ({e})"
+        if problem:
+            raise UserError(f"{type(provider).__name__}.{what}() must return a dict with string keys and JSON "
+                            f"values; {problem}")
+
+
 def as_judge(config: RunConfig, judge: object = None) -> Judge:
     """The run's judge: built from ``config.model``, or wrapped around the provider object the
     Python API was given (a Judge object gives its provider and templates; the run's settings,
@@ -74,6 +94,8 @@ def as_judge(config: RunConfig, judge: object = None) -> Judge:
     if config.engine != "local":
         raise UserError(f"engine='{config.engine}' builds the judge on each worker from its name: pass the model "
                         "as a 'provider/name' string, not an object")
+    if isinstance(judge, (Judge, BaseProvider)):
+        _check_identity_methods(judge.provider if isinstance(judge, Judge) else judge)
     if isinstance(judge, Judge):
         out = build_judge(config, judge.provider)
         if judge.template is not None:
