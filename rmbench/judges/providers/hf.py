@@ -18,9 +18,9 @@ folder or hub repo, dequantized by transformers; needs the ``gguf`` package).
 
 ``--gen logprobs=true`` (generative): the top alternatives at each generated position from the
 raw logits, so verdict probabilities (``p_labels``) are recorded (see judges/logprobs.py).
-``--gen stop=a|b``: a row stops generating once a stop string appears (transformers' stop-string
-criterion), its text ends before the string, and its output tokens are those it took to produce
-the string, as the APIs and vLLM count them.
+``--gen stop=a|b``: a row stops generating once its generated text holds a stop string (never on a
+match that begins in the prompt), its text ends before the string, and its output tokens are those
+it took to produce the string, as the APIs and vLLM count them.
 
 Length: an input longer than ``--max-length`` (default: the model's context) is a ``too_long``
 failure, counted in the records and summary. With ``truncate=true`` scalar and DPO inputs keep
